@@ -1,0 +1,245 @@
+"""Planning a run: which nodes the targets need, in what order, which come from the
+cache, and how each node's inputs are wired.
+
+Cache keys are computed once per node in topological order:
+``key(node) = hash(type, type version, constants, keys of linked upstream outputs)``,
+which is O(nodes + links) — ComfyUI re-hashes each node's whole ancestry instead.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from typing import Any
+
+from gpu.cache import OutputCache
+from nodes.graph import Graph, GraphNode, is_link
+from nodes.problems import Problem, ValidationReport, WorkflowError
+from nodes.registry import NodeRegistry
+from nodes.spec import MISSING, NodeSpec
+from nodes.validation import bypass_source, check_node, find_cycles
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclass(slots=True)
+class Step:
+    """One node this run must execute."""
+
+    node_id: str
+    spec: NodeSpec
+    graph_node: GraphNode
+    key: str
+    #: Its key is unique to this run (a non-deterministic node or one downstream of it):
+    #: storing its outputs in the cache would only push useful entries out.
+    volatile: bool
+    #: (input name, source node id or None for a constant, source output index, constant)
+    arguments: list[tuple[str, str | None, int, Any]]
+    dependents: list[str] = field(default_factory=list)
+    waiting: int = 0
+
+
+@dataclass
+class Plan:
+    targets: list[str]
+    steps: dict[str, Step]
+    #: Nodes whose outputs come from the cache: node id -> outputs in output order.
+    cached: dict[str, tuple[Any, ...]]
+    keys: dict[str, str]
+    warnings: list[Problem]
+    #: The spec of every planned node (run or cached), to name its outputs.
+    specs: dict[str, NodeSpec] = field(default_factory=dict)
+
+    def ready(self) -> list[str]:
+        return [node_id for node_id, step in self.steps.items() if step.waiting == 0]
+
+
+def default_targets(graph: Graph, registry: NodeRegistry) -> list[str]:
+    """Every output node; a graph without any runs its sinks (nodes nothing reads)."""
+    outputs = []
+    for node_id, graph_node in graph.nodes.items():
+        spec = registry.get(graph_node.type)
+        if spec is not None and spec.output:
+            outputs.append(node_id)
+    if outputs:
+        return outputs
+    read = {source for graph_node in graph.nodes.values() for _, source, _ in graph_node.links()}
+    return [node_id for node_id in graph.nodes if node_id not in read]
+
+
+def make_plan(
+    graph: Graph,
+    registry: NodeRegistry,
+    cache: OutputCache,
+    targets: list[str] | None = None,
+    output_dir: str = "",
+) -> Plan:
+    """Validate what the targets need and plan their run; WorkflowError when invalid."""
+    nodes = graph.nodes
+    whole_graph = targets is None
+    if targets is None:
+        targets = default_targets(graph, registry)
+    missing = [target for target in targets if target not in nodes]
+    if missing:
+        raise WorkflowError([
+            Problem(f"cannot run node {target!r}: it is not in the workflow", code="missing-node")
+            for target in missing
+        ])
+    needed = set(nodes) if whole_graph else _ancestors(graph, targets)
+    order, warnings = _validate_and_sort(graph, registry, needed)
+    keys, volatile = _cache_keys(graph, registry, order, output_dir)
+    wanted = set(targets)
+    cached: dict[str, tuple[Any, ...]] = {}
+    to_run: list[str] = []
+    for node_id in reversed(order):
+        if node_id not in wanted:
+            continue
+        hit = None if node_id in volatile else cache.get(keys[node_id])
+        if hit is not None:
+            cached[node_id] = hit
+            continue
+        to_run.append(node_id)
+        for _, source, _ in nodes[node_id].links():
+            wanted.add(source)
+    steps = _steps(graph, registry, to_run[::-1], keys, volatile)
+    specs = {node_id: step.spec for node_id, step in steps.items()}
+    specs.update((node_id, registry[nodes[node_id].type]) for node_id in cached)
+    return Plan(list(targets), steps, cached, keys, warnings, specs)
+
+
+def _ancestors(graph: Graph, targets: list[str]) -> set[str]:
+    nodes = graph.nodes
+    seen = set(targets)
+    stack = list(targets)
+    while stack:
+        for _, source, _ in nodes[stack.pop()].links():
+            if source in nodes and source not in seen:
+                seen.add(source)
+                stack.append(source)
+    return seen
+
+
+def _validate_and_sort(
+    graph: Graph, registry: NodeRegistry, needed: set[str]
+) -> tuple[list[str], list[Problem]]:
+    """Check every needed node and return them in topological order (Kahn)."""
+    nodes = graph.nodes
+    problems: list[Problem] = []
+    consumed = None
+    if any(nodes[node_id].bypass for node_id in needed):
+        consumed = {}
+        for graph_node in nodes.values():
+            for _, source, output_name in graph_node.links():
+                consumed.setdefault(source, set()).add(output_name)
+    waiting: dict[str, int] = {}
+    readers: dict[str, list[str]] = {}
+    for node_id in needed:
+        graph_node = nodes[node_id]
+        check_node(node_id, graph_node, graph, registry, problems, consumed)
+        sources = {source for _, source, _ in graph_node.links() if source in nodes}
+        waiting[node_id] = len(sources)
+        for source in sources:
+            readers.setdefault(source, []).append(node_id)
+    order = [node_id for node_id in needed if waiting[node_id] == 0]
+    queue = deque(order)
+    while queue:
+        for reader in readers.get(queue.popleft(), ()):
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                order.append(reader)
+                queue.append(reader)
+    if len(order) < len(needed):
+        problems.extend(find_cycles(graph, needed))
+    report = ValidationReport(problems)
+    if not report.ok:
+        raise WorkflowError(report)
+    return order, report.warnings
+
+
+def _cache_keys(
+    graph: Graph, registry: NodeRegistry, order: list[str], output_dir: str
+) -> tuple[dict[str, str], set[str]]:
+    nodes = graph.nodes
+    keys: dict[str, str] = {}
+    volatile: set[str] = set()
+    for node_id in order:
+        graph_node = nodes[node_id]
+        spec = registry[graph_node.type]
+        inputs = graph_node.inputs
+        parts = [spec.type_name, str(spec.type_version)]
+        if graph_node.bypass:
+            parts.append("bypass")
+        unstable = spec.non_deterministic
+        for item in spec.inputs:
+            value = inputs.get(item.name, MISSING)
+            if value is MISSING:
+                value = item.default
+                if value is MISSING:
+                    continue
+            if is_link(value):
+                source = value[0]
+                parts.append(f"{item.name}<{keys[source]}.{value[1]}")
+                if source in volatile:
+                    unstable = True
+            elif type(value) in _SCALARS:
+                parts.append(f"{item.name}={value!r}")
+            else:
+                parts.append(f"{item.name}={json.dumps(value, sort_keys=True)}")
+        if spec.fingerprint is not None:
+            parts.append(f"fingerprint={spec.fingerprint(constants_of(spec, graph_node))!r}")
+        if spec.output:
+            parts.append(f"output_dir={output_dir}")
+        if unstable:
+            parts.append(secrets.token_hex(8))
+            volatile.add(node_id)
+        keys[node_id] = blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return keys, volatile
+
+
+def constants_of(spec: NodeSpec, graph_node: GraphNode) -> dict[str, Any]:
+    """The node's typed-in values, with defaults for inputs left out."""
+    values = {item.name: item.default for item in spec.inputs if item.default is not MISSING}
+    values.update((name, value) for name, value in graph_node.inputs.items() if not is_link(value))
+    return values
+
+
+def _steps(
+    graph: Graph, registry: NodeRegistry, to_run: list[str], keys: dict[str, str], volatile: set[str]
+) -> dict[str, Step]:
+    nodes = graph.nodes
+    steps: dict[str, Step] = {}
+    for node_id in to_run:
+        graph_node = nodes[node_id]
+        spec = registry[graph_node.type]
+        arguments: list[tuple[str, str | None, int, Any]] = []
+        sources: set[str] = set()
+        for item in spec.inputs:
+            value = graph_node.inputs.get(item.name, MISSING)
+            if value is MISSING or (value is None and item.optional):
+                if item.default is MISSING:
+                    continue
+                value = item.default
+            if is_link(value):
+                source_spec = registry[nodes[value[0]].type]
+                arguments.append((item.name, value[0], source_spec.output_index[value[1]], None))
+                if value[0] in steps:
+                    sources.add(value[0])
+            else:
+                arguments.append((item.name, None, 0, value))
+        step = Step(node_id, spec, graph_node, keys[node_id], node_id in volatile, arguments, waiting=len(sources))
+        for source in sources:
+            steps[source].dependents.append(node_id)
+        steps[node_id] = step
+    return steps
+
+
+def bypass_outputs(step: Step, arguments: dict[str, Any]) -> tuple[Any, ...]:
+    """A bypassed node's outputs: each its first input of a matching type."""
+    results = []
+    for index in range(len(step.spec.outputs)):
+        source = bypass_source(step.spec, step.graph_node, index)
+        results.append(arguments.get(source) if source is not None else None)
+    return tuple(results)

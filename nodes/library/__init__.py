@@ -1,0 +1,1 @@
+"""The built-in node library, one module per domain (``nodes/library/<domain>.py``)."""

@@ -1,0 +1,115 @@
+"""Socket types: the names that connect outputs to inputs, and what values they carry.
+
+Values between nodes stay compact and plain (architecture principle 4):
+
+- ``IMAGE``: ``numpy.uint8`` array, height × width × channels (3 = RGB, 4 = RGBA).
+- ``MASK``: ``numpy.uint8`` array, height × width, 255 = selected.
+- ``INT``, ``FLOAT``, ``STRING``, ``BOOLEAN``: Python scalars.
+- ``ANY`` (``"*"``): accepts every type; used by pass-through nodes.
+
+Later waves add ``VIDEO``, ``AUDIO``, ``MODEL`` and friends; a node pack may
+declare any upper-case name of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+ANY = "*"
+INT = "INT"
+FLOAT = "FLOAT"
+STRING = "STRING"
+BOOLEAN = "BOOLEAN"
+IMAGE = "IMAGE"
+MASK = "MASK"
+
+#: Types whose values can be typed into a widget and stored in the document.
+SCALAR_TYPES = frozenset({INT, FLOAT, STRING, BOOLEAN})
+
+#: Colours the editor uses for sockets, so a creator can see what connects to what.
+SOCKET_COLOURS = {
+    INT: "#7fb2ff",
+    FLOAT: "#a8e05f",
+    STRING: "#f5c16c",
+    BOOLEAN: "#ff7f9e",
+    IMAGE: "#00ffea",
+    MASK: "#bdbdbd",
+    ANY: "#ffffff",
+}
+
+
+def can_connect(output_type: str, input_type: str) -> bool:
+    """True when a value of ``output_type`` may flow into an input of ``input_type``.
+
+    Same name, either side ``ANY``, or the one widening creators expect: an integer
+    into a float socket.
+    """
+    if output_type == input_type or ANY in (output_type, input_type):
+        return True
+    return output_type == INT and input_type == FLOAT
+
+
+def constant_problem(socket_type: str, value: Any) -> str | None:
+    """Why ``value`` cannot be stored as a constant for ``socket_type``, or None if it can."""
+    if socket_type == ANY:
+        return None
+    if socket_type == INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"expects a whole number, got {describe_value(value)}"
+        return None
+    if socket_type == FLOAT:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expects a number, got {describe_value(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"expects a finite number, got {value}"
+        return None
+    if socket_type == STRING:
+        return None if isinstance(value, str) else f"expects text, got {describe_value(value)}"
+    if socket_type == BOOLEAN:
+        return None if isinstance(value, bool) else f"expects true or false, got {describe_value(value)}"
+    return f"takes a {socket_type} from a link, not a typed-in value ({describe_value(value)})"
+
+
+def describe_value(value: Any) -> str:
+    """A short, safe description of a value for error messages (never the whole thing)."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return text if len(text) <= 24 else text[:20] + "…"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "…"
+        return f"text {text!r}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} keys"
+    return type(value).__name__
+
+
+def estimate_bytes(value: Any, _depth: int = 0) -> int:
+    """Roughly how much memory a node output holds; the output cache budgets with it."""
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    if isinstance(value, (str, bytes, bytearray)):
+        return len(value) + 49
+    if isinstance(value, (int, float, bool)) or value is None:
+        return 32
+    if _depth > 8:
+        return sys.getsizeof(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return 56 + sum(estimate_bytes(item, _depth + 1) for item in value)
+    if isinstance(value, dict):
+        return 64 + sum(
+            estimate_bytes(key, _depth + 1) + estimate_bytes(item, _depth + 1)
+            for key, item in value.items()
+        )
+    fields = getattr(value, "__dict__", None)
+    if isinstance(fields, dict):
+        return 64 + estimate_bytes(fields, _depth + 1)
+    return sys.getsizeof(value)
