@@ -71,6 +71,8 @@ class NodeError:
 @dataclass
 class RunResult:
     run_id: str
+    #: The nodes the run was asked for (its output nodes unless targets were given).
+    targets: list[str] = field(default_factory=list)
     #: node id -> {output name: value}, for every node that ran or came from the cache.
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     executed: list[str] = field(default_factory=list)

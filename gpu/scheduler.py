@@ -57,7 +57,7 @@ class RunScheduler:
         self.on_event = on_event
         self.output_dir = output_dir
         self.values: dict[str, tuple[Any, ...]] = dict(plan.cached)
-        self.result = RunResult(run_id, cached=list(plan.cached), warnings=list(plan.warnings))
+        self.result = RunResult(run_id, list(plan.targets), cached=list(plan.cached), warnings=list(plan.warnings))
         self.completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
         self.ready: deque[Step] = deque(plan.steps[node_id] for node_id in plan.ready())
         self.running = 0
@@ -187,7 +187,7 @@ class RunScheduler:
             return
         message = describe_failure(error)
         details = "".join(traceback.format_exception(error))
-        log.error("node %s [%s] failed: %s\n%s", label, step.spec.type_name, message, details)
+        log.error("node %s [%s] failed: %s", label, step.spec.type_name, message, exc_info=error)
         self.result.errors[node_id] = NodeError(
             node_id, step.spec.type_name, step.graph_node.title, message, type(error).__name__, details
         )

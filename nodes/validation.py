@@ -54,8 +54,8 @@ def check_node(
                 problems.append(Problem(
                     "is required but has no value",
                     node_id, item.name,
-                    f"connect a {item.type} output to it" if not item.accepts_constant
-                    else f"type a value or connect a {item.type} output to it",
+                    f"connect {_a(item.type)} output to it" if not item.accepts_constant
+                    else f"type a value or connect {_a(item.type)} output to it",
                     ERROR, "missing-input", spec.type_name,
                 ))
             continue
@@ -128,7 +128,7 @@ def _check_link(
     if not can_connect(output_type, input_type):
         problems.append(Problem(
             f"expects {input_type} but is linked to {output_type} output {output_name!r} of node {source_id!r}",
-            node_id, input_name, f"link a {input_type} output instead",
+            node_id, input_name, f"link {_a(input_type)} output instead",
             ERROR, "type-mismatch", spec.type_name,
         ))
 
@@ -158,7 +158,12 @@ def _constant_fix(item: Any) -> str:
         return f"use a value of at least {item.min}"
     if item.max is not None:
         return f"use a value of at most {item.max}"
-    return f"use a {item.type} value"
+    return f"use {_a(item.type)} value"
+
+
+def _a(type_name: str) -> str:
+    """'an IMAGE', 'a FLOAT': the article a type name needs when read aloud."""
+    return f"{'an' if type_name[:1] in 'AEIOU' else 'a'} {type_name}"
 
 
 def _consumed_outputs(graph: Graph) -> dict[str, set[str]]:

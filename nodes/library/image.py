@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import secrets
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Mapping
@@ -22,18 +21,17 @@ from nodes.types import FLOAT, IMAGE, INT, MASK, STRING
 MAX_SIDE = 16384
 INTERPOLATIONS = ("area", "bilinear", "bicubic", "lanczos", "nearest")
 BLEND_MODES = ("normal", "multiply", "screen", "add", "difference", "overlay")
-HEX_COLOUR = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:
-    """'#00ffea' or '0fe' -> (0, 255, 234); ValueError for anything else."""
-    match = HEX_COLOUR.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a colour; write it as #rrggbb")
-    digits = match.group(1)
-    if len(digits) == 3:
-        digits = "".join(char * 2 for char in digits)
-    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+    """'#00ffea', '#0fe', 'teal' or 'rgb(0, 255, 234)' -> (0, 255, 234); ValueError otherwise."""
+    from PIL import ImageColor
+
+    try:
+        colour = ImageColor.getrgb(text.strip())
+    except (ValueError, AttributeError):
+        raise ValueError(f"{text!r} is not a colour; write it as #rrggbb or a name such as 'teal'") from None
+    return colour[0], colour[1], colour[2]
 
 
 def as_image(value: Any, what: str = "image") -> np.ndarray:
