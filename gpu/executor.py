@@ -98,6 +98,8 @@ class Executor:
         self.cache = cache if cache is not None else OutputCache(cache_bytes)
         self.lanes = Lanes(cpu_workers, devices)
         self.output_dir = Path(output_dir)
+        self._in_flight: set[RunScheduler] = set()
+        self._lock = threading.Lock()
 
     def plan(self, graph: Graph, targets: list[str] | None = None) -> Plan:
         """What a run would do now: validates (WorkflowError when invalid) and checks the cache."""
@@ -117,7 +119,11 @@ class Executor:
         """
         cancel = cancel or CancelToken()
         plan = self.plan(graph, targets)
-        return self._scheduler(graph, plan, cancel, on_event, _new_run_id()).execute()
+        scheduler = self._scheduler(graph, plan, cancel, on_event, _new_run_id())
+        try:
+            return scheduler.execute()
+        finally:
+            self._forget(scheduler)
 
     def submit(
         self,
@@ -145,12 +151,22 @@ class Executor:
                 handle._settle(None, failure)
             else:
                 handle._settle(result, None)
+            finally:
+                self._forget(scheduler)
 
         threading.Thread(target=drive, name=f"reelgraph-run-{run_id}", daemon=True).start()
         return handle
 
     def close(self) -> None:
-        """Stop the worker threads; running nodes finish, queued ones are dropped."""
+        """Cancel the runs in flight and stop the worker threads.
+
+        Running nodes stop at their next step; every run ends (cancelled), so no
+        ``handle.result()`` waits forever on a node that will never run.
+        """
+        with self._lock:
+            in_flight = list(self._in_flight)
+        for scheduler in in_flight:
+            scheduler.cancel.cancel("the executor was closed")
         self.lanes.shutdown(wait=True)
 
     def __enter__(self) -> "Executor":
@@ -162,7 +178,14 @@ class Executor:
     def _scheduler(
         self, graph: Graph, plan: Plan, cancel: CancelToken, on_event: EventCallback | None, run_id: str
     ) -> RunScheduler:
-        return RunScheduler(run_id, graph, plan, self.lanes, self.cache, cancel, on_event, self.output_dir)
+        scheduler = RunScheduler(run_id, graph, plan, self.lanes, self.cache, cancel, on_event, self.output_dir)
+        with self._lock:
+            self._in_flight.add(scheduler)
+        return scheduler
+
+    def _forget(self, scheduler: RunScheduler) -> None:
+        with self._lock:
+            self._in_flight.discard(scheduler)
 
 
 def _new_run_id() -> str:

@@ -19,7 +19,7 @@ from gpu.cache import OutputCache
 from nodes.graph import Graph, GraphNode, is_link
 from nodes.problems import Problem, ValidationReport, WorkflowError
 from nodes.registry import NodeRegistry
-from nodes.spec import MISSING, NodeSpec
+from nodes.spec import MISSING, Input, NodeSpec
 from nodes.validation import bypass_source, check_node, find_cycles
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -31,6 +31,8 @@ class Step:
 
     node_id: str
     spec: NodeSpec
+    #: A copy of the node as planned: the editor may change the document (bypass,
+    #: inputs, even delete the node) while this run is in flight.
     graph_node: GraphNode
     key: str
     #: Its key is unique to this run (a non-deterministic node or one downstream of it):
@@ -40,6 +42,9 @@ class Step:
     arguments: list[tuple[str, str | None, int, Any]]
     dependents: list[str] = field(default_factory=list)
     waiting: int = 0
+    #: Linked inputs with a range or choices: a typed-in value is checked by validation,
+    #: a linked one only when it arrives, just before the node runs.
+    linked_checks: tuple[Input, ...] = ()
 
 
 @dataclass
@@ -212,9 +217,11 @@ def _steps(
     nodes = graph.nodes
     steps: dict[str, Step] = {}
     for node_id in to_run:
-        graph_node = nodes[node_id]
+        planned = nodes[node_id]
+        graph_node = GraphNode(planned.type, dict(planned.inputs), planned.title, planned.pos, planned.bypass)
         spec = registry[graph_node.type]
         arguments: list[tuple[str, str | None, int, Any]] = []
+        checks: list[Input] = []
         sources: set[str] = set()
         for item in spec.inputs:
             value = graph_node.inputs.get(item.name, MISSING)
@@ -225,11 +232,14 @@ def _steps(
             if is_link(value):
                 source_spec = registry[nodes[value[0]].type]
                 arguments.append((item.name, value[0], source_spec.output_index[value[1]], None))
+                if item.min is not None or item.max is not None or item.choices is not None:
+                    checks.append(item)
                 if value[0] in steps:
                     sources.add(value[0])
             else:
                 arguments.append((item.name, None, 0, value))
-        step = Step(node_id, spec, graph_node, keys[node_id], node_id in volatile, arguments, waiting=len(sources))
+        step = Step(node_id, spec, graph_node, keys[node_id], node_id in volatile, arguments, waiting=len(sources),
+                    linked_checks=tuple(checks))
         for source in sources:
             steps[source].dependents.append(node_id)
         steps[node_id] = step

@@ -3,8 +3,8 @@ fail only what depends on a failure, stop on cancellation, and report events.
 
 Light nodes (constants, arithmetic) run right here on the scheduler thread: a thread
 hand-off costs more than they do. CPU nodes go to the thread pool, GPU nodes to the
-lane of a device, and nodes that already use every core run one at a time so they
-do not fight each other for the same cores.
+lane of a device, and nodes that already use every core to the one lane they share
+with every other run, so they do not fight each other for the same cores.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import traceback
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from gpu.cache import OutputCache
 from gpu.events import (
@@ -61,8 +63,6 @@ class RunScheduler:
         self.completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
         self.ready: deque[Step] = deque(plan.steps[node_id] for node_id in plan.ready())
         self.running = 0
-        self.heavy_busy = False
-        self.heavy_waiting: deque[Step] = deque()
         self.finished: set[str] = set()
         self.workflow = graph.to_dict() if any(step.spec.output for step in plan.steps.values()) else None
         self._emit_lock = threading.Lock()
@@ -73,7 +73,7 @@ class RunScheduler:
         if self.on_event is not None:
             self._emit(RUN_STARTED, counts=(len(self.plan.steps), len(self.plan.cached)))
             for node_id in self.plan.cached:
-                self._emit(NODE_CACHED, node_id, self.graph.nodes[node_id].type)
+                self._emit(NODE_CACHED, node_id, self.plan.specs[node_id].type_name)
         while True:
             while self.ready and not self.cancel.cancelled:
                 self._dispatch(self.ready.popleft())
@@ -88,12 +88,11 @@ class RunScheduler:
         if step.graph_node.bypass or spec.light:
             self._run_here(step)
         elif spec.gpu:
-            self._start_on_lane(step, gpu=True)
-        elif spec.uses_all_cores and self.heavy_busy:
-            self.heavy_waiting.append(step)
+            self._start_on_lane(step, self.lanes.submit_gpu)
+        elif spec.uses_all_cores:
+            self._start_on_lane(step, self.lanes.submit_all_cores)
         else:
-            self.heavy_busy = self.heavy_busy or spec.uses_all_cores
-            self._start_on_lane(step, gpu=False)
+            self._start_on_lane(step, self.lanes.submit_cpu)
 
     def _arguments(self, step: Step) -> dict[str, Any]:
         values = self.values
@@ -118,36 +117,39 @@ class RunScheduler:
             if step.graph_node.bypass:
                 outputs = bypass_outputs(step, arguments)
             else:
+                if step.linked_checks:
+                    check_linked_values(step, arguments)
                 outputs = step.spec.normalise_result(step.spec.function(self._context(step), **arguments))
         except Exception as error:
             self._finish(step, None, error, time.perf_counter() - begun)
         else:
             self._finish(step, outputs, None, time.perf_counter() - begun)
 
-    def _start_on_lane(self, step: Step, gpu: bool) -> None:
+    def _start_on_lane(self, step: Step, submit: Callable[[Callable[..., None]], Any]) -> None:
         arguments = self._arguments(step)
         self.running += 1
-        if self.on_event is not None:
-            self._emit(NODE_STARTED, step.node_id, step.spec.type_name)
         function = step.spec.function
         normalise = step.spec.normalise_result
         put = self.completions.put
 
         def work(device: Any = None) -> None:
+            if self.cancel.cancelled:  # cancelled while it waited in the lane's queue
+                put((step, None, NeverStarted(), 0.0))
+                return
             context = self._context(step, device.name if device is not None else "cpu")
+            if self.on_event is not None:  # sent when it really starts, not when it is queued
+                self._emit(NODE_STARTED, step.node_id, step.spec.type_name)
             begun = time.perf_counter()
             try:
-                context.check_cancelled()
+                if step.linked_checks:
+                    check_linked_values(step, arguments)
                 outputs = normalise(function(context, **arguments))
             except BaseException as error:  # every outcome must reach the scheduler
                 put((step, None, error, time.perf_counter() - begun))
             else:
                 put((step, outputs, None, time.perf_counter() - begun))
 
-        if gpu:
-            self.lanes.submit_gpu(work)
-        else:
-            self.lanes.submit_cpu(work)
+        submit(work)
 
     # ----- outcomes -----------------------------------------------------------------
     def _finish(self, step: Step, outputs: tuple[Any, ...] | None, error: BaseException | None,
@@ -156,15 +158,16 @@ class RunScheduler:
         on_lane = not (step.graph_node.bypass or step.spec.light)
         if on_lane:
             self.running -= 1
-            if step.spec.uses_all_cores and not step.spec.gpu:
-                self.heavy_busy = False
-                if self.heavy_waiting and not self.cancel.cancelled:
-                    self.ready.appendleft(self.heavy_waiting.popleft())
+        if isinstance(error, NeverStarted):
+            return  # _close lists it among the nodes the cancelled run did not reach
         self.finished.add(node_id)
         self.result.timings[node_id] = elapsed
         if error is not None:
             self._fail(step, error)
             return
+        for value in outputs:  # type: ignore[union-attr]
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False  # shared with the cache and every later reader
         self.values[node_id] = outputs  # type: ignore[assignment]
         self.result.executed.append(node_id)
         if not step.volatile:
@@ -181,7 +184,7 @@ class RunScheduler:
     def _fail(self, step: Step, error: BaseException) -> None:
         node_id = step.node_id
         label = f"{step.graph_node.title or step.spec.display_name} ({node_id})"
-        if isinstance(error, Cancelled):
+        if isinstance(error, Cancelled) and self.cancel.cancelled:
             self.result.skipped[node_id] = "cancelled while running"
             self._emit(NODE_ERROR, node_id, step.spec.type_name, message="cancelled")
             return
@@ -216,7 +219,7 @@ class RunScheduler:
 
     # ----- events -------------------------------------------------------------------
     def _progress(self, node_id: str, fraction: float, preview: Any, message: str) -> None:
-        self._emit(NODE_PROGRESS, node_id, self.graph.nodes[node_id].type, fraction=fraction,
+        self._emit(NODE_PROGRESS, node_id, self.plan.specs[node_id].type_name, fraction=fraction,
                    preview=preview, message=message)
 
     def _emit(self, kind: str, node_id: str | None = None, node_type: str | None = None, **fields: Any) -> None:
@@ -230,17 +233,36 @@ class RunScheduler:
                 log.exception("an event listener failed on %s", kind)
 
 
+class NeverStarted(Cancelled):
+    """A node the run was cancelled before it left its lane's queue."""
+
+
 def describe_failure(error: BaseException) -> str:
     """What went wrong, in words a creator can act on."""
     if isinstance(error, NodeFailure):
         return str(error)
+    if isinstance(error, Cancelled):
+        return f"the node stopped itself as if cancelled ({error or 'no reason given'}), but the run was not"
     if isinstance(error, FileNotFoundError):
         return f"file not found: {error.filename or error}"
     if isinstance(error, PermissionError):
         return f"no permission to use {error.filename or 'a file'}"
+    if isinstance(error, ValueError) and "read-only" in str(error):
+        return ("the node tried to change an input in place; inputs are shared with the cache and "
+                "other nodes, so the node must work on a copy (a bug in the node)")
     if isinstance(error, MemoryError):
         return "ran out of memory; try a smaller size or close other work"
     if isinstance(error, OSError):
         return f"a file or device error: {error.strerror or error}"
     text = str(error) or "no details"
     return f"{type(error).__name__}: {text} (an unexpected failure inside the node; the log has the details)"
+
+
+def check_linked_values(step: Step, arguments: dict[str, Any]) -> None:
+    """Hold linked values to the input's range and choices, as typed-in ones are at
+    validation: a blur radius of 5000 computed upstream must not hang the node."""
+    for item in step.linked_checks:
+        value = arguments.get(item.name)
+        problem = item.constant_problem(value)
+        if problem:
+            raise NodeFailure(f"input {item.name!r} got a value from its link that {problem}")

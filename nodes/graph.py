@@ -19,12 +19,14 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from nodes.atomic_write import write_atomically
 from nodes.problems import Problem, WorkflowError
+from nodes.types import describe_value, unwritable_part
 
 FORMAT = "reelgraph.workflow"
 VERSION = 1
@@ -32,6 +34,9 @@ NODE_KEYS = ("type", "inputs", "title", "pos", "bypass")
 #: Deeper values are refused: no real workflow needs them, and they would exhaust
 #: the stack of every tool that copies or prints them.
 MAX_NESTING = 64
+
+#: A lone UTF-16 surrogate is legal in JSON (written as the escape ``\ud83d``) but has no UTF-8 form.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: ``MIGRATIONS[n]`` turns a version-``n`` document into version ``n + 1``.
 #: Version 1 is the first released format, so the chain is empty today; the
@@ -140,11 +145,11 @@ class Graph:
         return data
 
     def dumps(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        return json_text(self.to_dict(), indent)
 
     def save(self, path: str | Path) -> Path:
         """Write the workflow atomically: a crash never leaves a half-written file."""
-        return write_atomically(path, (self.dumps() + "\n").encode("utf-8", "surrogatepass"))
+        return write_atomically(path, (self.dumps() + "\n").encode("utf-8"))
 
     @classmethod
     def from_dict(cls, document: Any, source: str = "") -> "Graph":
@@ -160,6 +165,9 @@ class Graph:
             problems.append(_document_problem("'nodes' must be an object mapping node ids to nodes"))
             raw_nodes = {}
         for node_id, raw in raw_nodes.items():
+            if not isinstance(node_id, str):
+                problems.append(_document_problem(f"node id {describe_value(node_id)} is not text"))
+                continue
             graph_node = _read_node(node_id, raw, problems)
             if graph_node is not None:
                 nodes[node_id] = graph_node
@@ -172,8 +180,12 @@ class Graph:
             problems.append(_document_problem("'meta' must be an object"))
             meta = {}
         for key, value in document.items():
-            if key != "nodes" and nesting_depth(value) > MAX_NESTING:
+            if key == "nodes":
+                continue
+            if nesting_depth(value) > MAX_NESTING:
                 problems.append(_document_problem(f"{key!r} is nested more than {MAX_NESTING} levels deep"))
+            elif (reason := unwritable_part(value)) is not None:
+                problems.append(_document_problem(f"{key!r} holds {reason}"))
         if problems:
             raise WorkflowError(problems, source)
         extra = {
@@ -207,6 +219,13 @@ class Graph:
         return cls.loads(data, source)
 
 
+def json_text(document: Any, indent: int | None = None, separators: tuple[str, str] | None = None) -> str:
+    """Strict JSON text that always encodes as UTF-8: lone surrogates are written as
+    ``\\u`` escapes, so they read back as they were."""
+    text = json.dumps(document, indent=indent, separators=separators, ensure_ascii=False, allow_nan=False)
+    return LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def parse_json(text: str | bytes, source: str = "") -> Any:
     """Strict JSON (no NaN or Infinity), every failure turned into a WorkflowError."""
     if isinstance(text, bytes):
@@ -237,7 +256,10 @@ def upgrade(document: Any, source: str = "") -> dict[str, Any]:
     if declared != FORMAT:
         hint = _foreign_format_hint(document)
         raise WorkflowError(
-            [_document_problem(f"not a Reelgraph workflow (format is {declared!r}, expected {FORMAT!r}){hint}")],
+            [_document_problem(
+                f"not a Reelgraph workflow (format is {'missing' if declared is None else describe_value(declared)}, "
+                f"expected {FORMAT!r}){hint}"
+            )],
             source,
         )
     version = document.get("version")
@@ -246,7 +268,7 @@ def upgrade(document: Any, source: str = "") -> dict[str, Any]:
     if version > VERSION:
         raise WorkflowError(
             [_document_problem(
-                f"this workflow was saved by a newer Reelgraph (format version {version}); "
+                f"this workflow was saved by a newer Reelgraph (format version {describe_value(version)}); "
                 f"this version reads up to version {VERSION}",
                 "update Reelgraph to open it",
             )],
@@ -256,7 +278,8 @@ def upgrade(document: Any, source: str = "") -> dict[str, Any]:
         migrate = MIGRATIONS.get(version)
         if migrate is None:
             raise WorkflowError(
-                [_document_problem(f"format version {version} is not one Reelgraph ever wrote")], source
+                [_document_problem(f"format version {describe_value(version)} is not one Reelgraph ever wrote")],
+                source,
             )
         document = migrate(copy.deepcopy(document))
         version += 1
@@ -291,21 +314,29 @@ def _read_node(node_id: str, raw: Any, problems: list[Problem]) -> GraphNode | N
     if not isinstance(title, str):
         bad("'title' must be text")
     pos = raw.get("pos", [0, 0])
-    if not (
-        isinstance(pos, list)
-        and len(pos) == 2
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pos)
-    ):
+    if not (isinstance(pos, list) and len(pos) == 2 and all(_is_finite_number(v) for v in pos)):
         bad("'pos' must be two finite numbers [x, y]")
     bypass = raw.get("bypass", False)
     if not isinstance(bypass, bool):
         bad("'bypass' must be true or false")
     if isinstance(inputs, dict):
         for name, value in inputs.items():
-            if nesting_depth(value) > MAX_NESTING:
+            if not isinstance(name, str):
+                bad(f"input name {describe_value(name)} is not text")
+            elif nesting_depth(value) > MAX_NESTING:
                 bad(f"the value is nested more than {MAX_NESTING} levels deep", "use a flatter value", name)
+            elif (reason := unwritable_part(value)) is not None:
+                bad(f"the value holds {reason}", "type a plain number, text, true/false or a link", name)
     if nesting_depth(raw) > MAX_NESTING + 2:
         bad(f"the node is nested more than {MAX_NESTING} levels deep")
+    else:
+        for key, value in raw.items():
+            if key in NODE_KEYS:
+                continue
+            if not isinstance(key, str):
+                bad(f"the node key {describe_value(key)} is not text")
+            elif (reason := unwritable_part(value)) is not None:
+                bad(f"{key!r} holds {reason}")
     if len(problems) > count:
         return None
     extra = {key: copy.deepcopy(value) for key, value in raw.items() if key not in NODE_KEYS}
@@ -332,6 +363,15 @@ def nesting_depth(value: Any) -> int:
                 return deepest
         stack.extend((child, depth) for child in children)
     return deepest
+
+
+def _is_finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large to be a float
+        return False
 
 
 def _copy_value(value: Any) -> Any:

@@ -4,7 +4,6 @@ picture into a text chunk, and dropping the PNG back into Reelgraph restores it.
 from __future__ import annotations
 
 import io
-import json
 from typing import Any, Mapping
 
 from nodes.problems import Problem, WorkflowError
@@ -18,10 +17,11 @@ def png_text_chunks(workflow: Mapping[str, Any] | None) -> Any:
     """A Pillow ``PngInfo`` holding ``workflow`` (compressed, UTF-8), ready for ``save``."""
     from PIL.PngImagePlugin import PngInfo
 
+    from nodes.graph import json_text
+
     info = PngInfo()
     if workflow is not None:
-        text = json.dumps(workflow, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        info.add_itxt(PNG_KEY, text, zip=True)
+        info.add_itxt(PNG_KEY, json_text(workflow, separators=(",", ":")), zip=True)
     return info
 
 

@@ -8,7 +8,7 @@ import ast
 import math
 import operator
 from functools import lru_cache
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 MAX_LENGTH = 2000
 #: Results past this many bits of integer are refused: ``9 ** 9 ** 9`` must not hang.
@@ -93,6 +93,8 @@ def evaluate(text: str, values: Mapping[str, Number]) -> Number:
         raise ExpressionError("division by zero") from None
     except OverflowError:
         raise ExpressionError("the result is too large") from None
+    except ExpressionError:
+        raise
     except (ValueError, TypeError) as error:
         raise ExpressionError(f"math error: {error}") from None
     if isinstance(result, float) and not math.isfinite(result):

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from nodes.types import ANY, SCALAR_TYPES, constant_problem
+from nodes.types import ANY, SCALAR_TYPES, constant_problem, describe_value
 
 
 class _Missing:
@@ -93,9 +93,9 @@ class Input:
             return problem
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if self.min is not None and value < self.min:
-                return f"is {value}, below the minimum {self.min}"
+                return f"is {describe_value(value)}, below the minimum {self.min}"
             if self.max is not None and value > self.max:
-                return f"is {value}, above the maximum {self.max}"
+                return f"is {describe_value(value)}, above the maximum {self.max}"
         return None
 
     def to_json(self) -> dict[str, Any]:
@@ -133,9 +133,9 @@ class Output:
 #: ``fingerprint(constants) -> value`` folds outside state (a file's size and time,
 #: a random seed) into the cache key, so a changed file re-runs its node.
 Fingerprint = Callable[[Mapping[str, Any]], Any]
-#: ``check(constants) -> [(input_name, message), ...]`` lets a node validate its
+#: ``check(constants) -> [(input_name, message, fix), ...]`` lets a node validate its
 #: typed-in values beyond type and range (an expression that does not parse).
-ConstantCheck = Callable[[Mapping[str, Any]], Iterable[tuple[str, str]]]
+ConstantCheck = Callable[[Mapping[str, Any]], Iterable[tuple[str, str, str]]]
 
 
 @dataclass(frozen=True)

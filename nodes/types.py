@@ -54,7 +54,8 @@ def can_connect(output_type: str, input_type: str) -> bool:
 def constant_problem(socket_type: str, value: Any) -> str | None:
     """Why ``value`` cannot be stored as a constant for ``socket_type``, or None if it can."""
     if socket_type == ANY:
-        return None
+        reason = unwritable_part(value)
+        return None if reason is None else f"holds {reason}"
     if socket_type == INT:
         if isinstance(value, bool) or not isinstance(value, int):
             return f"expects a whole number, got {describe_value(value)}"
@@ -64,6 +65,8 @@ def constant_problem(socket_type: str, value: Any) -> str | None:
             return f"expects a number, got {describe_value(value)}"
         if isinstance(value, float) and not math.isfinite(value):
             return f"expects a finite number, got {value}"
+        if isinstance(value, int) and abs(value) > sys.float_info.max:
+            return f"expects a number, got {describe_value(value)}, too large to compute with"
         return None
     if socket_type == STRING:
         return None if isinstance(value, str) else f"expects text, got {describe_value(value)}"
@@ -78,6 +81,9 @@ def describe_value(value: Any) -> str:
         return "nothing (null)"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 80:  # repr() refuses past 4300 digits
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"a {'negative ' if value < 0 else ''}number of about {digits} digits"
     if isinstance(value, (int, float)):
         text = repr(value)
         return text if len(text) <= 24 else text[:20] + "…"
@@ -113,3 +119,35 @@ def estimate_bytes(value: Any, _depth: int = 0) -> int:
     if isinstance(fields, dict):
         return 64 + estimate_bytes(fields, _depth + 1)
     return sys.getsizeof(value)
+
+
+def unwritable_part(value: Any) -> str | None:
+    """What in ``value`` a JSON file cannot hold (a NaN, a number too long to write,
+    a key that is not text, a Python object), or None when it is plain JSON.
+
+    Workflows are plain JSON: the graph document refuses such a value when it is read
+    and validation when it is typed in, so every workflow that opens can be saved and
+    opened again, and nothing runs that a file could not have held."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, (str, bool)):
+            continue
+        if isinstance(item, int):
+            if item.bit_length() > 64:
+                try:
+                    repr(item)
+                except ValueError:
+                    return f"{describe_value(item)}, too long to write as JSON"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{item}, which is not a finite number (JSON has no NaN or Infinity)"
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return "an object whose keys are not all text (JSON keys are text)"
+            stack.extend(item.values())
+        else:
+            return f"a Python {type(item).__name__}, which JSON cannot hold"
+    return None

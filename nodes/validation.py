@@ -76,8 +76,8 @@ def check_node(
             ))
     if spec.check is not None:
         constants = {name: value for name, value in inputs.items() if not is_link(value)}
-        for name, message in spec.check(constants):
-            problems.append(Problem(message, node_id, name, "", ERROR, "bad-value", spec.type_name))
+        for name, message, fix in spec.check(constants):
+            problems.append(Problem(message, node_id, name, fix, ERROR, "bad-value", spec.type_name))
     if graph_node.bypass and consumed is not None:
         for output_name in consumed.get(node_id, ()):
             index = spec.output_index.get(output_name)

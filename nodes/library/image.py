@@ -16,9 +16,10 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from nodes.spec import Input, NodeFailure, Output, node
-from nodes.types import FLOAT, IMAGE, INT, MASK, STRING
+from nodes.types import FLOAT, IMAGE, INT, MASK, STRING, describe_value
 
 MAX_SIDE = 16384
+MAX_BLUR_RADIUS = 512.0
 INTERPOLATIONS = ("area", "bilinear", "bicubic", "lanczos", "nearest")
 BLEND_MODES = ("normal", "multiply", "screen", "add", "difference", "overlay")
 
@@ -41,6 +42,13 @@ def as_image(value: Any, what: str = "image") -> np.ndarray:
         described = getattr(value, "shape", type(value).__name__)
         raise NodeFailure(f"the {what} is not an RGB/RGBA picture (got {described})")
     return value
+
+
+def require_within(what: str, value: float, low: float, high: float) -> None:
+    """Hold a size the node derives itself to its limits (the executor checks the
+    inputs, typed-in or linked, against the spec); past them it would exhaust memory."""
+    if not low <= value <= high:
+        raise NodeFailure(f"the {what} is {describe_value(value)}, outside the allowed {low} to {high}")
 
 
 def _file_fingerprint(constants: Mapping[str, Any]) -> Any:
@@ -74,7 +82,9 @@ def load(ctx: Any, path: str) -> tuple[np.ndarray, np.ndarray, int, int]:
             has_alpha = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
             if picture.mode in ("I;16", "I;16B", "I;16L", "I"):
                 wide = np.asarray(picture, dtype=np.float64)
-                scale = 65535.0 if wide.max() > 255 else 255.0
+                # 16-bit modes always use the full 16-bit range, however dark the picture;
+                # a 32-bit "I" picture says nothing about its range, so guess from its values.
+                scale = 65535.0 if picture.mode.startswith("I;16") or wide.max() > 255 else 255.0
                 picture = Image.fromarray(np.clip(wide / scale * 255.0, 0, 255).astype(np.uint8))
             rgba = np.asarray(picture.convert("RGBA" if has_alpha else "RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -132,13 +142,13 @@ def preview(ctx: Any, image: np.ndarray) -> np.ndarray:
     return as_image(image)
 
 
-def _check_colour(constants: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+def _check_colour(constants: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     colour = constants.get("color")
     if isinstance(colour, str):
         try:
             parse_colour(colour)
         except ValueError as error:
-            yield "color", str(error)
+            yield "color", str(error), "write the colour as #rrggbb, or a name such as 'teal'"
 
 
 @node("image.Solid", category="image", description="A picture of one colour, as a background or a mask base.",
@@ -185,8 +195,10 @@ def resize(ctx: Any, image: np.ndarray, width: int, height: int, mode: str, inte
         raise NodeFailure("width and height are both 0; set at least one of them")
     if width == 0:
         width = max(1, round(source_width * height / source_height))
+        require_within("width that keeps the aspect ratio", width, 1, MAX_SIDE)
     if height == 0:
         height = max(1, round(source_height * width / source_width))
+        require_within("height that keeps the aspect ratio", height, 1, MAX_SIDE)
     if mode == "stretch":
         target = (width, height)
     else:
@@ -220,13 +232,13 @@ def crop(ctx: Any, image: np.ndarray, x: int, y: int, width: int, height: int) -
 
 
 @node("image.Blur", category="image", description="Softens the picture with a Gaussian blur.",
-      inputs=[Input("image", IMAGE), Input("radius", FLOAT, default=4.0, min=0.0, max=512.0, step=0.5)],
+      inputs=[Input("image", IMAGE), Input("radius", FLOAT, default=4.0, min=0.0, max=MAX_BLUR_RADIUS, step=0.5)],
       outputs=[Output("image", IMAGE)], uses_all_cores=True)
 def blur(ctx: Any, image: np.ndarray, radius: float) -> np.ndarray:
     import cv2
 
     image = as_image(image)
-    if radius <= 0:
+    if radius == 0:
         return image
     return cv2.GaussianBlur(image, (0, 0), sigmaX=float(radius), sigmaY=float(radius),
                             borderType=cv2.BORDER_REFLECT_101)

@@ -25,13 +25,15 @@ def multiply(ctx: Any, a: float, b: float) -> float:
     return a * b
 
 
-def _check_expression(constants: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+def _check_expression(constants: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     text = constants.get("expression")
     if isinstance(text, str):
         try:
             compile_expression(text, VARIABLES)
         except ExpressionError as error:
-            yield "expression", str(error)
+            yield "expression", str(error), (
+                "use numbers, a b c d, + - * / // % ** and functions such as min, max, clamp"
+            )
 
 
 @node("math.Expression", category="math",

@@ -32,15 +32,15 @@ def fill_template(template: str, values: Mapping[str, Any]) -> str:
     return PLACEHOLDER.sub(replace, template)
 
 
-def _check_template(constants: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+def _check_template(constants: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     template = constants.get("template")
     if isinstance(template, str):
         for match in PLACEHOLDER.finditer(template):
             name = match.group(1)
             if name is not None and name.strip() not in SLOTS:
-                yield "template", (
-                    f"uses {{{name}}}, which is not a slot; the slots are "
-                    + ", ".join("{" + slot + "}" for slot in SLOTS) + " (write {{ for a brace)"
+                yield "template", f"uses {{{name}}}, which is not a slot", (
+                    "use the slots " + ", ".join("{" + slot + "}" for slot in SLOTS)
+                    + "; write {{ and }} for literal braces"
                 )
 
 
