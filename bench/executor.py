@@ -97,9 +97,9 @@ def median_ms(samples: list[float]) -> str:
 
 def chain_figures(nodes: NodeRegistry, repeat: int) -> dict[str, list[float]]:
     figures: dict[str, list[float]] = {}
-    for length in (400, 800):
-        graph, _ = chain(length)
-        for _ in range(repeat):
+    chains = {length: chain(length)[0] for length in (400, 800)}
+    for _ in range(repeat):  # interleaved, so drifting machine load hits both lengths alike
+        for length, graph in chains.items():
             with Executor(nodes, cpu_workers=2) as executor:
                 first, result = timed(lambda: executor.run(graph))
                 assert len(result.executed) == length + 1, "a first run must execute every node"
@@ -185,7 +185,7 @@ def main() -> None:
     arguments = parser.parse_args()
     nodes = registry()
     chain_figures(nodes, 2)  # warm up imports and code paths
-    figures = chain_figures(nodes, arguments.repeat)
+    figures = chain_figures(nodes, arguments.repeat * 2)
     graph, _ = chain(400)
     comfy = [timed(lambda: ancestry_keys(graph))[0] for _ in range(3)]
     figures.update(overlap_figures(nodes, arguments.repeat))

@@ -94,7 +94,7 @@ def make_plan(
             for target in missing
         ])
     needed = set(nodes) if whole_graph else _ancestors(graph, targets)
-    order, warnings = _validate_and_sort(graph, registry, needed)
+    order, sources_of, warnings = _validate_and_sort(graph, registry, needed)
     keys, volatile = _cache_keys(graph, registry, order, output_dir)
     wanted = set(targets)
     cached: dict[str, tuple[Any, ...]] = {}
@@ -107,8 +107,7 @@ def make_plan(
             cached[node_id] = hit
             continue
         to_run.append(node_id)
-        for _, source, _ in nodes[node_id].links():
-            wanted.add(source)
+        wanted.update(sources_of[node_id])
     steps = _steps(graph, registry, to_run[::-1], keys, volatile)
     specs = {node_id: step.spec for node_id, step in steps.items()}
     specs.update((node_id, registry[nodes[node_id].type]) for node_id in cached)
@@ -129,8 +128,9 @@ def _ancestors(graph: Graph, targets: list[str]) -> set[str]:
 
 def _validate_and_sort(
     graph: Graph, registry: NodeRegistry, needed: set[str]
-) -> tuple[list[str], list[Problem]]:
-    """Check every needed node and return them in topological order (Kahn)."""
+) -> tuple[list[str], dict[str, set[str]], list[Problem]]:
+    """Check every needed node; return them in topological order (Kahn, ties in document
+    order, so runs are reproducible) with the nodes each one reads from."""
     nodes = graph.nodes
     problems: list[Problem] = []
     consumed = None
@@ -141,14 +141,17 @@ def _validate_and_sort(
                 consumed.setdefault(source, set()).add(output_name)
     waiting: dict[str, int] = {}
     readers: dict[str, list[str]] = {}
-    for node_id in needed:
+    sources_of: dict[str, set[str]] = {}
+    in_document_order = [node_id for node_id in nodes if node_id in needed]
+    for node_id in in_document_order:
         graph_node = nodes[node_id]
         check_node(node_id, graph_node, graph, registry, problems, consumed)
         sources = {source for _, source, _ in graph_node.links() if source in nodes}
+        sources_of[node_id] = sources
         waiting[node_id] = len(sources)
         for source in sources:
             readers.setdefault(source, []).append(node_id)
-    order = [node_id for node_id in needed if waiting[node_id] == 0]
+    order = [node_id for node_id in in_document_order if waiting[node_id] == 0]
     queue = deque(order)
     while queue:
         for reader in readers.get(queue.popleft(), ()):
@@ -161,7 +164,7 @@ def _validate_and_sort(
     report = ValidationReport(problems)
     if not report.ok:
         raise WorkflowError(report)
-    return order, report.warnings
+    return order, sources_of, report.warnings
 
 
 def _cache_keys(
