@@ -25,6 +25,7 @@ from gpu.cache import DEFAULT_BUDGET, OutputCache
 from gpu.devices import Device
 from gpu.events import RunEvent, RunResult
 from gpu.lanes import Lanes
+from gpu.pipelines import ModelService
 from gpu.plan import Plan, make_plan
 from gpu.scheduler import EventCallback, RunScheduler
 from nodes.context import CancelToken
@@ -93,8 +94,14 @@ class Executor:
         cpu_workers: int | None = None,
         devices: list[Device] | None = None,
         output_dir: str | Path = "output",
+        models: ModelService | None = None,
+        previews: bool = True,
     ) -> None:
         self.registry = registry if registry is not None else default_registry()
+        #: Warm models for generation nodes; shared by every run, like the output cache.
+        self.models = models if models is not None else ModelService()
+        #: Step previews for listeners (the GUI); off for batch work that only wants results.
+        self.previews = previews
         self.cache = cache if cache is not None else OutputCache(cache_bytes)
         self.lanes = Lanes(cpu_workers, devices)
         self.output_dir = Path(output_dir)
@@ -178,7 +185,8 @@ class Executor:
     def _scheduler(
         self, graph: Graph, plan: Plan, cancel: CancelToken, on_event: EventCallback | None, run_id: str
     ) -> RunScheduler:
-        scheduler = RunScheduler(run_id, graph, plan, self.lanes, self.cache, cancel, on_event, self.output_dir)
+        scheduler = RunScheduler(run_id, graph, plan, self.lanes, self.cache, cancel, on_event, self.output_dir,
+                                 self.models, self.previews)
         with self._lock:
             self._in_flight.add(scheduler)
         return scheduler

@@ -49,6 +49,8 @@ class RunScheduler:
         cancel: CancelToken,
         on_event: EventCallback | None,
         output_dir: Path,
+        models: Any = None,
+        previews: bool = True,
     ) -> None:
         self.run_id = run_id
         self.graph = graph
@@ -58,6 +60,8 @@ class RunScheduler:
         self.cancel = cancel
         self.on_event = on_event
         self.output_dir = output_dir
+        self.models = models
+        self.previews = previews
         self.values: dict[str, tuple[Any, ...]] = dict(plan.cached)
         self.result = RunResult(run_id, list(plan.targets), cached=list(plan.cached), warnings=list(plan.warnings))
         self.completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
@@ -106,6 +110,7 @@ class RunScheduler:
             step.node_id, step.spec.type_name, step.graph_node.title, self.cancel, self.output_dir,
             self.workflow if step.spec.output else None, device,
             self._progress if self.on_event is not None else None,
+            models=self.models, previews=self.previews and self.on_event is not None,
         )
 
     def _run_here(self, step: Step) -> None:

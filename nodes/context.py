@@ -63,6 +63,11 @@ class NodeContext:
     #: The device this node runs on ("cpu", "cuda:0", "mps"); set for GPU-lane nodes.
     device: str = "cpu"
     _progress: ProgressSink | None = field(default=None, repr=False)
+    #: The executor's model service (``gpu.pipelines.ModelService``): turns a ModelRef
+    #: into warm weights on this node's device.
+    models: Any = field(default=None, repr=False)
+    #: Someone is watching: step previews are worth their cost.
+    previews: bool = False
 
     def progress(self, fraction: float, preview: Any = None, message: str = "") -> None:
         """Report how far along the node is (0..1), with an optional preview image.

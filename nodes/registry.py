@@ -28,6 +28,8 @@ BUILTIN_MODULES = (
     "nodes.library.math",
     "nodes.library.text",
     "nodes.library.image",
+    "nodes.library.model",
+    "nodes.library.diffusion",
 )
 
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 ANY = "*"
 INT = "INT"
@@ -24,6 +27,35 @@ STRING = "STRING"
 BOOLEAN = "BOOLEAN"
 IMAGE = "IMAGE"
 MASK = "MASK"
+#: Several images (a batch, variations): a list of IMAGE arrays.
+IMAGES = "IMAGES"
+#: A ``nodes.models.ModelRef``: a checkpoint with its LoRAs and VAE.
+MODEL = "MODEL"
+CONTROLNET = "CONTROLNET"
+#: A ``Video``: frames (uint8 N×H×W×3) and fps.
+VIDEO = "VIDEO"
+
+@dataclass(frozen=True, eq=False)
+class Video:
+    """Frames and their rate; what video nodes pass along and media nodes save."""
+
+    frames: np.ndarray
+    fps: float
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 4 or self.frames.dtype != np.uint8 or self.frames.shape[3] not in (3, 4):
+            raise ValueError(f"video frames must be uint8 N×H×W×3, not {self.frames.dtype} {self.frames.shape}")
+        if not self.fps > 0:
+            raise ValueError(f"a video needs a positive frame rate, not {self.fps}")
+
+    @property
+    def duration(self) -> float:
+        return len(self.frames) / self.fps
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.frames.nbytes)
+
 
 #: Types whose values can be typed into a widget and stored in the document.
 SCALAR_TYPES = frozenset({INT, FLOAT, STRING, BOOLEAN})
@@ -36,6 +68,10 @@ SOCKET_COLOURS = {
     BOOLEAN: "#ff7f9e",
     IMAGE: "#00ffea",
     MASK: "#bdbdbd",
+    IMAGES: "#00b3a4",
+    MODEL: "#b48cff",
+    CONTROLNET: "#8c9eff",
+    VIDEO: "#ff9f43",
     ANY: "#ffffff",
 }
 

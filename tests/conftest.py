@@ -5,8 +5,28 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["REELGRAPH_DEVICES"] = "cpu"
 os.environ["REELGRAPH_HOME"] = tempfile.mkdtemp(prefix="reelgraph-test-home-")
 os.environ.pop("REELGRAPH_NODES", None)
+os.environ["HF_HUB_OFFLINE"] = "1"  # no test may reach a model hub
+os.environ.pop("REELGRAPH_MODELS", None)
+
+
+@pytest.fixture(scope="session")
+def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ComfyUI-layout models folder of tiny random-weight models, built once per session."""
+    from fixtures.tiny_models import build_models_folder
+
+    return build_models_folder(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def models_folder(models_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point Reelgraph at the tiny models folder for one test."""
+    monkeypatch.setenv("REELGRAPH_MODELS", str(models_root))
+    return models_root
