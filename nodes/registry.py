@@ -30,6 +30,7 @@ BUILTIN_MODULES = (
     "nodes.library.image",
     "nodes.library.model",
     "nodes.library.diffusion",
+    "nodes.library.video",
 )
 
 
