@@ -3,6 +3,7 @@
     reelgraph run WORKFLOW [--set NODE.INPUT=VALUE]... [--out DIR] [--events FILE.jsonl]
     reelgraph validate WORKFLOW [--json]
     reelgraph nodes [--json]
+    reelgraph models [--folder DIR] [--json]
 
 Exit status of ``run``: 0 when every node ran, 1 when a node failed (or the run was
 cancelled), 2 when the workflow is invalid (the validation report is printed).
@@ -69,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("workflow", type=Path)
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=_validate)
+
+    models = commands.add_parser("models", help="list the models found in the models folder")
+    models.add_argument("--folder", type=Path, help="a models folder in the ComfyUI layout "
+                        "(default: $REELGRAPH_MODELS or the user data folder's models/)")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(handler=_models)
 
     listing = commands.add_parser("nodes", help="list every node type")
     listing.add_argument("--json", action="store_true", help="every spec as JSON")
@@ -301,6 +308,26 @@ def _nodes(arguments: argparse.Namespace) -> int:
             print(f"\n{category}")
         summary = spec.description.split(". ")[0].rstrip(".")
         print(f"  {spec.type_name:<{width}}  {summary}")
+    return EXIT_OK
+
+
+def _models(arguments: argparse.Namespace) -> int:
+    from nodes.models import FAMILIES, models_folder, scan_models
+
+    folder = arguments.folder or models_folder()
+    entries = scan_models(folder)
+    if arguments.json:
+        print(json.dumps([{"kind": entry.kind, "name": entry.name, "path": str(entry.path), "family": entry.family,
+                           "bytes": entry.size} for entry in entries], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not entries:
+        print(f"no models in {folder}; put them in checkpoints/, loras/, controlnet/, vae/ ... "
+              "(the ComfyUI layout), or set REELGRAPH_MODELS to an existing ComfyUI models folder")
+        return EXIT_OK
+    print(f"models in {folder}:")
+    for entry in entries:
+        family = FAMILIES.get(entry.family, entry.family) if entry.family != "unknown" else ""
+        print(f"  {entry.kind:<16} {entry.name:<40} {entry.size / 1024**2:9.1f} MB  {family}")
     return EXIT_OK
 
 

@@ -245,3 +245,17 @@ def test_progress_lines_appear_on_stderr_when_not_a_terminal(tmp_path, pack_env)
     assert process.returncode == 0, err
     assert "running 2 node(s)" in err and "done    image.Solid (solid)" in err and "finished in" in err
     assert "card_00001.png" in out
+
+
+def test_models_lists_a_comfyui_folder(models_folder, capsys):
+    assert main(["models", "--json"]) == 0
+    listed = {(entry["kind"], entry["name"]): entry for entry in json.loads(capsys.readouterr().out)}
+    assert listed[("checkpoint", "tiny-sd")]["family"] == "sd15"
+    assert ("lora", "tiny-style.safetensors") in listed
+    assert main(["models"]) == 0
+    assert "Stable Diffusion 1.x" in capsys.readouterr().out
+
+
+def test_models_in_an_empty_folder_says_where_to_put_them(tmp_path, capsys):
+    assert main(["models", "--folder", str(tmp_path)]) == 0
+    assert "ComfyUI" in capsys.readouterr().out
