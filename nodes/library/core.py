@@ -6,7 +6,7 @@ import secrets
 from typing import Any, Mapping
 
 from nodes.spec import Input, Output, node
-from nodes.types import BOOLEAN, FLOAT, INT, STRING
+from nodes.types import ANY, BOOLEAN, FLOAT, INT, STRING
 
 SEED_MAX = 2**64 - 1
 
@@ -56,3 +56,10 @@ def seed(ctx: Any, seed: int, mode: str) -> int:
     if mode == "randomize":
         return secrets.randbelow(SEED_MAX + 1)
     return seed
+
+
+@node("core.Reroute", category="core",
+      description="A bend in a wire: passes any value through unchanged, to keep a busy graph tidy.",
+      inputs=[Input("value", ANY)], outputs=[Output("value", ANY)], light=True)
+def reroute(ctx: Any, value: Any) -> Any:
+    return value
