@@ -242,17 +242,20 @@ class ModelCache:
 
     def _make_room(self, device: str, needed: int, keep: tuple[Hashable, str] | None) -> None:
         budget = self.budget(device)
+        evicted = False
         for slot in list(self._entries):
             if self._used(device) + needed <= budget:
-                return
+                break
             entry = self._entries[slot]
             if slot == keep or entry.device != device or entry.placement == PARKED:
                 continue
             self.evictions += 1
+            evicted = True
             if device != "cpu" and entry.placement == RESIDENT and self._park(entry):
                 continue
             self._drop(entry)
-        _release_memory(device)
+        if evicted:  # collecting costs ~0.5 s once torch is loaded: only when memory was let go
+            _release_memory(device)
 
     def _park(self, entry: LoadedModel) -> bool:
         """Move a model to CPU RAM when the RAM budget allows, dropping older parked ones."""

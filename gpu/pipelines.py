@@ -84,7 +84,8 @@ class ModelService:
     def run_guarded(self, device: str, ref: ModelRef, work: Callable[[], Any], what: str) -> Any:
         """Run ``work`` with the cache's free-and-retry-once answer to out-of-memory."""
         dtype = self.dtype(device, ref)
-        return self.cache.run_guarded(device, ("pipeline", ref.base_key, str(dtype)), work, what)
+        slot = "llm" if ref.kind == LANGUAGE_MODEL else "pipeline"  # the key its weights are cached under
+        return self.cache.run_guarded(device, (slot, ref.base_key, str(dtype)), work, what)
 
     def tiny_autoencoder(self, family: str, device: str, dtype: Any) -> Any | None:
         """A tiny autoencoder (TAESD family) for fast step previews, when one is in the
@@ -165,10 +166,13 @@ def derived_pipeline(base: Any, task: str, controlnet: Any = None) -> Any:
         auto = {TEXT_TO_IMAGE: AutoPipelineForText2Image, IMAGE_TO_IMAGE: AutoPipelineForImage2Image,
                 INPAINT: AutoPipelineForInpainting}[task]
         extra = {"controlnet": controlnet} if controlnet is not None else {}
+        # Born with the model's own scheduler, not the one the last node switched the base to.
+        extra["scheduler"] = base.__dict__.get("_reelgraph_own_scheduler", base.scheduler)
         try:
             pipe = auto.from_pipe(base, **extra)
         except (ValueError, KeyError) as error:
             raise ModelError(f"this model cannot do {task} ({_first_line(error)})") from None
+        pipe.set_progress_bar_config(disable=True)
         derived[slot] = pipe
     pipe.vae = base.vae
     return pipe
