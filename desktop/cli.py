@@ -1,5 +1,7 @@
-"""The ``reelgraph`` command: run and check workflows without a display.
+"""The ``reelgraph`` command: the desktop app, and running and checking workflows
+without a display.
 
+    reelgraph                     (opens the desktop app)
     reelgraph run WORKFLOW [--set NODE.INPUT=VALUE]... [--out DIR] [--events FILE.jsonl]
     reelgraph validate WORKFLOW [--json]
     reelgraph nodes [--json]
@@ -35,8 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     if arguments.command is None:
-        parser.print_help()
-        return EXIT_OK
+        _configure_logging(False)
+        from desktop.app import run_app
+
+        return run_app([])
     _configure_logging(arguments.verbose)
     return arguments.handler(arguments)
 
@@ -48,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         installed = version("reelgraph")
     except PackageNotFoundError:
         installed = "development"
-    parser = argparse.ArgumentParser(prog="reelgraph", description="Reelgraph: node graphs for AI images and video.")
+    parser = argparse.ArgumentParser(prog="reelgraph", description="Reelgraph: node graphs for AI images and video.",
+                                     epilog="Without a command, reelgraph opens the desktop app.")
     parser.add_argument("--version", action="version", version=f"reelgraph {installed}")
     parser.set_defaults(command=None, verbose=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

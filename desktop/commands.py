@@ -18,7 +18,23 @@ if TYPE_CHECKING:
     from desktop.document import WorkflowDocument
 
 MOVE_COMMAND_ID = 1001
-MISSING = object()
+
+
+class _Absent:
+    """Marks an input that has no value; survives ``copy.deepcopy`` (the commands copy
+    every value they keep), so ``value is MISSING`` stays true after a copy."""
+
+    def __copy__(self) -> "_Absent":
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "_Absent":
+        return self
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Absent()
 
 
 class AddNode(QUndoCommand):

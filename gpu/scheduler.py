@@ -248,6 +248,9 @@ def describe_failure(error: BaseException) -> str:
         return str(error)
     if isinstance(error, Cancelled):
         return f"the node stopped itself as if cancelled ({error or 'no reason given'}), but the run was not"
+    if isinstance(error, ModuleNotFoundError):
+        return (f"this node needs the Python package {error.name!r}, which is not installed "
+                "(pip install 'reelgraph[generation]' adds what generation nodes use)")
     if isinstance(error, FileNotFoundError):
         return f"file not found: {error.filename or error}"
     if isinstance(error, PermissionError):

@@ -34,6 +34,8 @@ MODEL = "MODEL"
 CONTROLNET = "CONTROLNET"
 #: A ``Video``: frames (uint8 N×H×W×3) and fps.
 VIDEO = "VIDEO"
+#: An ``Audio``: float32 samples (channels × samples) and their rate.
+AUDIO = "AUDIO"
 
 @dataclass(frozen=True, eq=False)
 class Video:
@@ -41,6 +43,8 @@ class Video:
 
     frames: np.ndarray
     fps: float
+    #: The soundtrack, when the clip has one (starts with the first frame).
+    audio: "Audio | None" = None
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 4 or self.frames.dtype != np.uint8 or self.frames.shape[3] not in (3, 4):
@@ -54,7 +58,34 @@ class Video:
 
     @property
     def nbytes(self) -> int:
-        return int(self.frames.nbytes)
+        return int(self.frames.nbytes) + (self.audio.nbytes if self.audio is not None else 0)
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Sound as plain numbers: float32 samples in -1..1, channels × samples, at ``rate`` Hz."""
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        if self.samples.ndim != 2 or self.samples.dtype != np.float32:
+            raise ValueError(f"audio samples must be float32 channels × samples, not "
+                             f"{self.samples.dtype} {self.samples.shape}")
+        if self.rate <= 0:
+            raise ValueError(f"audio needs a positive sample rate, not {self.rate}")
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[1] / self.rate
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.samples.nbytes)
 
 
 #: Types whose values can be typed into a widget and stored in the document.
@@ -72,6 +103,7 @@ SOCKET_COLOURS = {
     MODEL: "#b48cff",
     CONTROLNET: "#8c9eff",
     VIDEO: "#ff9f43",
+    AUDIO: "#ffd166",
     ANY: "#ffffff",
 }
 

@@ -17,6 +17,15 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # no test may reach a model hub
 os.environ.pop("REELGRAPH_MODELS", None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Import what nodes import lazily before any Qt test runs, as the app does
+    (``desktop/preload.py``): a first import on a worker thread next to PySide's event
+    processing can crash the process."""
+    from desktop.preload import GENERATION_MODULES, PICTURE_MODULES, import_modules
+
+    import_modules((*PICTURE_MODULES, *GENERATION_MODULES, "av", "safetensors", "peft"))
+
+
 @pytest.fixture(scope="session")
 def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ComfyUI-layout models folder of tiny random-weight models, built once per session."""

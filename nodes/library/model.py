@@ -41,7 +41,9 @@ def _source_fingerprint(field_name: str, kind: str) -> Any:
 def _check_source(field_name: str, kind: str) -> Any:
     def check(constants: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
         text = constants.get(field_name)
-        if isinstance(text, str) and text.strip():
+        if isinstance(text, str) and not text.strip():
+            yield field_name, f"no {kind} chosen", f"pick a {kind} from the models folder, or type a path or hub id"
+        elif isinstance(text, str):
             try:
                 resolve_source(text, kind)
             except ModelError as error:

@@ -173,9 +173,21 @@ def test_nodes_json_lists_every_spec(capsys):
     assert specs["image.Save"]["output_node"] is True
 
 
-def test_no_arguments_prints_help(capsys):
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "run" in printed and "validate" in printed
+
+
+def test_no_arguments_opens_the_desktop_app(monkeypatch):
+    import desktop.app
+
+    opened = []
+    monkeypatch.setattr(desktop.app, "run_app", lambda argv: opened.append(list(argv)) or 0)
     assert main([]) == 0
-    assert "run" in capsys.readouterr().out
+    assert opened == [[]]
 
 
 SLOW_PACK = textwrap.dedent('''

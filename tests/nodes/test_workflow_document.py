@@ -398,3 +398,13 @@ def test_nothing_but_the_target_file_exists_after_many_saves(tmp_path: Path, fox
         graph.save(tmp_path / "fox.json")
     assert os.listdir(tmp_path) == ["fox.json"]
     assert Graph.load(tmp_path / "fox.json").meta["revision"] == 19
+
+
+def test_saving_over_a_file_keeps_its_permissions(tmp_path) -> None:
+    import stat
+
+    path = tmp_path / "shared.json"
+    Graph().save(path)
+    path.chmod(0o640)
+    Graph().save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
