@@ -171,8 +171,7 @@ class RunScheduler:
             self._fail(step, error)
             return
         for value in outputs:  # type: ignore[union-attr]
-            if isinstance(value, np.ndarray):
-                value.flags.writeable = False  # shared with the cache and every later reader
+            freeze(value)  # shared with the cache and every later reader
         self.values[node_id] = outputs  # type: ignore[assignment]
         self.result.executed.append(node_id)
         if not step.volatile:
@@ -264,6 +263,22 @@ def describe_failure(error: BaseException) -> str:
         return f"a file or device error: {error.strerror or error}"
     text = str(error) or "no details"
     return f"{type(error).__name__}: {text} (an unexpected failure inside the node; the log has the details)"
+
+
+def freeze(value: Any) -> None:
+    """Make the arrays an output holds read-only: bare arrays, lists of them (IMAGES),
+    and the frames and samples inside Video and Audio values."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, np.ndarray):
+                item.flags.writeable = False
+    else:
+        for name in ("frames", "samples", "audio"):
+            inner = getattr(value, name, None)
+            if inner is not None and inner is not value:
+                freeze(inner)
 
 
 def check_linked_values(step: Step, arguments: dict[str, Any]) -> None:

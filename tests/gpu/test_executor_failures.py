@@ -162,3 +162,26 @@ def test_a_node_raising_cancelled_on_its_own_is_a_failure_not_a_cancelled_run(tm
         result = executor.run(graph)
     assert not result.cancelled
     assert "stopped itself as if cancelled" in result.errors[quitter].message
+
+
+def test_video_frames_and_sound_handed_on_are_read_only(tmp_path):
+    import numpy as np
+
+    from gpu.executor import Executor
+    from nodes.registry import NodeRegistry
+    from nodes.spec import Output, node
+    from nodes.types import Audio, Video
+
+    @node("test.MakeClip", category="test", description="A tiny clip with sound.",
+          outputs=[Output("video", "VIDEO")])
+    def make_clip(ctx):
+        sound = Audio(np.zeros((2, 100), np.float32), 48000)
+        return Video(np.zeros((2, 4, 4, 3), np.uint8), 24.0, sound)
+
+    registry = NodeRegistry()
+    registry.register(make_clip, "tests")
+    graph = Graph()
+    maker = graph.add("test.MakeClip", {})
+    with Executor(registry, output_dir=tmp_path) as executor:
+        clip = executor.run(graph).output(maker)
+    assert not clip.frames.flags.writeable and not clip.audio.samples.flags.writeable
