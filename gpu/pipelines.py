@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from gpu.models import ModelCache
 from nodes.models import (
-    CHECKPOINT, FAMILIES, LANGUAGE_MODEL, TINY_AUTOENCODER, ModelError, ModelRef, estimate_load_bytes, models_folder,
-    read_safetensors_header,
+    CHECKPOINT, FAMILIES, LANGUAGE_MODEL, SPEECH_MODEL, TINY_AUTOENCODER, ModelError, ModelRef, estimate_load_bytes,
+    models_folder, read_safetensors_header,
 )
 
 log = logging.getLogger("reelgraph.models")
@@ -52,6 +52,10 @@ class ModelService:
 
         if ref.dtype:
             return getattr(torch, ref.dtype)
+        if ref.kind == SPEECH_MODEL:
+            from nodes.speech_models import speech_dtype
+
+            return speech_dtype(ref.family, device)
         if device == "cpu":
             return torch.float32
         if device.startswith("cuda") and ref.family in BFLOAT16_FAMILIES:
@@ -84,7 +88,7 @@ class ModelService:
     def run_guarded(self, device: str, ref: ModelRef, work: Callable[[], Any], what: str) -> Any:
         """Run ``work`` with the cache's free-and-retry-once answer to out-of-memory."""
         dtype = self.dtype(device, ref)
-        slot = "llm" if ref.kind == LANGUAGE_MODEL else "pipeline"  # the key its weights are cached under
+        slot = {LANGUAGE_MODEL: "llm", SPEECH_MODEL: "speech"}.get(ref.kind, "pipeline")  # its weights' cache key
         return self.cache.run_guarded(device, (slot, ref.base_key, str(dtype)), work, what)
 
     def tiny_autoencoder(self, family: str, device: str, dtype: Any) -> Any | None:
@@ -109,6 +113,22 @@ class ModelService:
                                lambda: load_language_model(ref, dtype, self.folder),
                                estimate_bytes(ref, dtype, self.folder), ref.name)
         return model, model.reelgraph_tokenizer
+
+    # ----- text-to-speech models -------------------------------------------------------
+    def speech_model(self, ref: ModelRef, device: str) -> Any:
+        """A text-to-speech model (VITS/MMS, SpeechT5, Bark) with its tokenizer, vocoder
+        and voices (``nodes.speech_models.SpeechModel``), warm like any other model."""
+        from nodes.speech_models import load_speech_model
+
+        dtype = self.dtype(device, ref)
+
+        def load() -> Any:
+            source = local_source(ref, self.folder, None)
+            _check_weight_files(source)
+            return load_speech_model(source, dtype)
+
+        return self.cache.get(("speech", ref.base_key, str(dtype)), device, load,
+                              estimate_bytes(ref, dtype, self.folder), ref.name)
 
     # ----- LoRA and VAE ----------------------------------------------------------------
     def _apply_loras(self, pipe: Any, ref: ModelRef) -> None:

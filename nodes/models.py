@@ -30,6 +30,8 @@ VAE = "vae"
 UPSCALER = "upscaler"
 TINY_AUTOENCODER = "tiny_autoencoder"
 LANGUAGE_MODEL = "language_model"
+#: A text-to-speech model folder (VITS/MMS, SpeechT5, Bark), run by ``nodes.speech_models``.
+SPEECH_MODEL = "speech_model"
 
 #: ComfyUI's folder names (and a few of their aliases) -> the kind of model inside.
 FOLDER_KINDS: dict[str, str] = {
@@ -44,6 +46,7 @@ FOLDER_KINDS: dict[str, str] = {
     "vae_approx": TINY_AUTOENCODER,
     "LLM": LANGUAGE_MODEL,
     "llm": LANGUAGE_MODEL,
+    "tts": SPEECH_MODEL,
 }
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -31,6 +31,11 @@ BUILTIN_MODULES = (
     "nodes.library.model",
     "nodes.library.diffusion",
     "nodes.library.video",
+    "nodes.library.video_files",
+    "nodes.library.audio",
+    "nodes.library.video_editing",
+    "nodes.library.video_checks",
+    "nodes.library.speech",
 )
 
 
