@@ -6,9 +6,12 @@ without a display.
     reelgraph validate WORKFLOW [--json]
     reelgraph nodes [--json]
     reelgraph models [--folder DIR] [--json]
+    reelgraph render PROJECT --preset low|high|social [-o FILE] [--range START END]
 
 Exit status of ``run``: 0 when every node ran, 1 when a node failed (or the run was
 cancelled), 2 when the workflow is invalid (the validation report is printed).
+Exit status of ``render``: 0 when the file was written and its check passed, 1 when
+the export or the check failed, 2 when the project is invalid, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -81,6 +84,20 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: $REELGRAPH_MODELS or the user data folder's models/)")
     models.add_argument("--json", action="store_true")
     models.set_defaults(handler=_models)
+
+    render = commands.add_parser("render", help="export a project's timeline to a video file")
+    render.add_argument("project", type=Path)
+    render.add_argument("--preset", choices=("low", "high", "social"), default="low",
+                        help="low: 1280×720 at 24 fps; high: 1920×1080 at 30 fps; social: 1080×1920, at most 15 s")
+    render.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="the video file to write (default: output/<project>-<preset>.mp4)")
+    render.add_argument("--range", nargs=2, type=float, metavar=("START", "END"),
+                        help="export only timeline seconds START to END")
+    render.add_argument("--fit", choices=("letterbox", "fill", "stretch"),
+                        help="how clips of another shape meet the frame (default: the preset's)")
+    render.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    render.add_argument("--verbose", action="store_true", help="print tracebacks of failures")
+    render.set_defaults(handler=_render)
 
     listing = commands.add_parser("nodes", help="list every node type")
     listing.add_argument("--json", action="store_true", help="every spec as JSON")
@@ -276,6 +293,70 @@ def _print_invalid(report: ValidationReport, path: Path, as_json: bool) -> int:
         print(f"{path}: the workflow cannot run.", file=sys.stderr)
         print(report.text(), file=sys.stderr)
     return EXIT_INVALID
+
+
+# ----- render -----------------------------------------------------------------------------
+def _render(arguments: argparse.Namespace) -> int:
+    from desktop.render_progress import RenderProgressBar
+    from gpu.executor import Executor
+    from gpu.timeline_render import RenderError, render_project
+    from nodes.context import Cancelled, CancelToken
+    from nodes.registry import default_registry
+    from nodes.spec import NodeFailure
+    from nodes.timeline import Project, ProjectError
+
+    def invalid(error: ProjectError) -> int:
+        print(f"{arguments.project}: the project cannot be rendered.", file=sys.stderr)
+        print(error.text(), file=sys.stderr)
+        return EXIT_INVALID
+
+    try:
+        project = Project.load(arguments.project)
+    except ProjectError as error:
+        return invalid(error)
+    registry = default_registry()
+    _report_pack_errors(registry)
+    output = arguments.output or Path("output") / f"{_safe_name(arguments.project.stem)}-{arguments.preset}.mp4"
+    cancel = CancelToken()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        print("\nstopping the export (Ctrl+C again to quit at once)", file=sys.stderr)
+        cancel.cancel("interrupted with Ctrl+C")
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        with Executor(registry, output_dir=output.parent, previews=False) as executor:
+            result = render_project(project, arguments.preset, output, time_range=arguments.range,
+                                    fit=arguments.fit, executor=executor, cancel=cancel,
+                                    progress=None if arguments.quiet else RenderProgressBar(sys.stderr))
+    except ProjectError as error:
+        return invalid(error)
+    except Cancelled:
+        print("the export was cancelled; no file was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (RenderError, NodeFailure, OSError) as error:
+        log.exception("render of %s failed", arguments.project)
+        print(f"error: the export failed: {error}", file=sys.stderr)
+        return EXIT_NODE_FAILED
+    except Exception as error:  # a bug, not the creator's doing: say so, keep the traceback in the log
+        log.exception("render of %s failed unexpectedly", arguments.project)
+        print(f"error: the export failed unexpectedly ({type(error).__name__}: {error}); details are in the log",
+              file=sys.stderr)
+        return EXIT_NODE_FAILED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    preset = result.preset
+    print(f"wrote {result.path}: {result.end - result.start:.2f} s, {preset.width}×{preset.height} at "
+          f"{preset.fps:g} fps, {result.frames} frames in {result.elapsed:.1f} s")
+    if result.check is not None:
+        print(f"check: {'passed' if result.check.passed else 'FAILED'} (report: {result.check_path})")
+        for problem in result.check.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_NODE_FAILED
 
 
 # ----- validate and nodes -------------------------------------------------------------

@@ -1,0 +1,249 @@
+"""Export benchmark: prints figures for the media issue's targets.
+
+    python bench/media.py [--seconds 10] [--rounds 3] [--minutes 10] [--skip-long]
+
+- **Throughput**: a LOW (1280×720, 24 fps) timeline of a decoded video file, a still
+  and crossfades, with music and a voice, exported by ``render_project``; then the
+  very frames and sound it composed, piped raw to the ffmpeg command line with the
+  same codec settings (libx264, same preset and CRF, yuv420p, AAC 48 kHz). Target:
+  our export at least 0.8× ffmpeg's speed, though ours also decodes and composes.
+- **Memory**: a ``--minutes`` long 720p timeline (file clips with crossfades, stills,
+  a music file as long as the timeline, voices, clicks) exported in a subprocess;
+  peak RSS from ``resource.getrusage``. Target: under 2 GB, flat with length.
+- **A/V drift**: that timeline has a one-frame white flash on an upper track and a
+  click on an effects track at the same moments every 30 s; both are found again in
+  the written file. Target: within one frame of each other over the whole length.
+
+Sources are generated here (no downloads); ffmpeg is used only for the comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gpu.timeline_audio import AudioMixer  # noqa: E402
+from gpu.timeline_frames import FrameCompositor  # noqa: E402
+from gpu.timeline_render import AUDIO_RATE, PRESETS, render_project  # noqa: E402
+from nodes.media_files import VideoWriter, read_audio, read_frames, write_audio_file  # noqa: E402
+from nodes.timeline import Project  # noqa: E402
+from nodes.timeline_validation import clip_lengths, source_facts  # noqa: E402
+from nodes.types import Audio  # noqa: E402
+
+LOW = PRESETS["low"]
+FLASH_EVERY = 30.0
+FLASH_OFFSET = 12.0
+
+
+# ----- sources -----------------------------------------------------------------------------------
+def make_sources(folder: Path, music_seconds: float) -> None:
+    """A 10 s animated 720p clip with detail (so the encoder has work), a still, sounds."""
+    rng = np.random.default_rng(7)
+    texture = rng.integers(0, 60, (720, 1280, 3), dtype=np.uint8)
+    with VideoWriter(folder / "scene.mp4", 1280, 720, 24.0, crf=18, preset="veryfast", audio_rate=None) as writer:
+        for index in range(240):
+            frame = np.empty((720, 1280, 3), np.uint8)
+            frame[:] = (40 + index % 120, 80, 160 - index % 100)
+            frame += texture
+            for ball in range(12):
+                x = int(640 + 500 * np.sin(index / 20 + ball))
+                y = int(360 + 280 * np.cos(index / 27 + ball * 1.7))
+                cv2.circle(frame, (x, y), 40 + 5 * ball, (255 - 15 * ball, 40 + 18 * ball, 90), -1)
+            cv2.putText(frame, f"frame {index}", (40, 680), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 4)
+            writer.write_frame(frame)
+    still = cv2.resize(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8), (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(folder / "still.png"), still)
+    cv2.imwrite(str(folder / "white.png"), np.full((72, 128, 3), 255, np.uint8))
+    times = np.arange(int(music_seconds * AUDIO_RATE)) / AUDIO_RATE
+    music = 0.2 * np.sin(2 * np.pi * 220 * times) + 0.1 * np.sin(2 * np.pi * 330 * times)
+    write_audio_file(folder / "music.flac", Audio(music.astype(np.float32)[None, :], AUDIO_RATE), "flac")
+    voice_times = times[: 3 * AUDIO_RATE]
+    voice = 0.3 * np.sin(2 * np.pi * 600 * voice_times) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * voice_times))
+    write_audio_file(folder / "voice.wav", Audio(voice.astype(np.float32)[None, :], AUDIO_RATE), "wav")
+    click = np.zeros(AUDIO_RATE // 10, np.float32)
+    click[:96] = 0.9 * np.sign(np.sin(2 * np.pi * 2000 * np.arange(96) / AUDIO_RATE))
+    write_audio_file(folder / "click.wav", Audio(click[None, :], AUDIO_RATE), "wav")
+
+
+def timeline_project(folder: Path, seconds: float, flashes: bool) -> Project:
+    """Scene clips (10 s each, from alternating in points) and stills, joined by 1 s crossfades."""
+    pictures, start, number = [], 0.0, 0
+    while start < seconds - 1.0:
+        length = min(8.0, seconds - start)
+        if number % 3 == 2:
+            source: dict[str, Any] = {"image": "still.png"}
+            window = (0.0, length)
+        else:
+            source = {"file": "scene.mp4"}
+            window = (float(number % 2), float(number % 2) + length)
+        clip = {"id": f"p{number}", "source": source, "start": start, "in": window[0], "out": window[1]}
+        if number:
+            clip["transition_in"] = {"kind": "crossfade", "duration": 1.0}
+        pictures.append(clip)
+        start += length - 1.0
+        number += 1
+    end = pictures[-1]["start"] + pictures[-1]["out"] - pictures[-1]["in"]
+    voices = [{"id": f"v{index}", "source": {"file": "voice.wav"}, "start": at, "in": 0, "out": None}
+              for index, at in enumerate(np.arange(3.0, end - 3.0, 20.0))]
+    video_tracks = [{"id": "V1", "clips": pictures}]
+    effects = []
+    if flashes:
+        moments = np.arange(FLASH_OFFSET, end - 1.0, FLASH_EVERY)
+        video_tracks.append({"id": "V2", "clips": [
+            {"id": f"flash{index}", "source": {"image": "white.png"}, "start": float(at), "in": 0,
+             "out": 1.0 / LOW.fps, "fit": "stretch"} for index, at in enumerate(moments)]})
+        effects = [{"id": f"click{index}", "source": {"file": "click.wav"}, "start": float(at), "in": 0,
+                    "out": None} for index, at in enumerate(moments)]
+    document = {
+        "format": "reelgraph.project", "version": 1, "name": "bench", "graphs": {},
+        "timeline": {"fps": LOW.fps, "width": 1280, "height": 720, "video_tracks": video_tracks,
+                     "audio_tracks": [
+                         {"id": "A1", "kind": "voice", "clips": voices},
+                         {"id": "A2", "kind": "music", "gain_db": -3.0, "clips": [
+                             {"id": "bed", "source": {"file": "music.flac"}, "start": 0.0, "in": 0.0, "out": end,
+                              "fade_in": 1.0, "fade_out": 2.0}]},
+                         {"id": "A3", "kind": "effects", "clips": effects}]}}
+    return Project.from_dict(document, folder=folder)
+
+
+# ----- throughput ---------------------------------------------------------------------------------
+def throughput(folder: Path, seconds: float, rounds: int) -> None:
+    """Ours and ffmpeg's, taken in turns (a busy machine slows both alike), medians compared."""
+    project = timeline_project(folder, seconds, flashes=False)
+    frames = round(project_length(project) * LOW.fps)
+    raw = folder / "frames.rgb"
+    _dump_composed(project, raw, folder / "sound.f32", frames)
+    command = ["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "1280x720",
+               "-r", f"{LOW.fps:g}", "-i", str(raw), "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2",
+               "-i", str(folder / "sound.f32"), "-c:v", "libx264", "-preset", LOW.encoder_preset,
+               "-crf", str(LOW.crf), "-pix_fmt", "yuv420p", "-vf", "scale=out_color_matrix=bt709:out_range=tv",
+               "-c:a", "aac", "-movflags", "+faststart", str(folder / "ffmpeg.mp4")]
+    ours, theirs = [], []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        result = render_project(project, LOW, folder / "ours.mp4", check=False)
+        ours.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        subprocess.run(command, check=True)
+        theirs.append(time.perf_counter() - began)
+    raw.unlink()
+    assert result.frames == frames
+    mine, reference = statistics.median(ours), statistics.median(theirs)
+    print(f"throughput, LOW {LOW.width}×{LOW.height} at {LOW.fps:g} fps, {frames} frames "
+          f"(x264 {LOW.encoder_preset}, crf {LOW.crf}, AAC 48 kHz), median of {rounds} turns each:")
+    print(f"  render_project (decode + compose + mix + encode): {mine:6.2f} s  {frames / mine:6.1f} fps")
+    print(f"  ffmpeg CLI, the same frames piped raw:            {reference:6.2f} s  {frames / reference:6.1f} fps")
+    print(f"  ratio ours/ffmpeg: {reference / mine:.2f}×  (target ≥ 0.8×; turn by turn: "
+          f"{', '.join(f'{b / a:.2f}' for a, b in zip(ours, theirs))})")
+
+
+def project_length(project: Project) -> float:
+    lengths = clip_lengths(project, source_facts(project))
+    return max(clip.start + (lengths[clip.id] or 0.0) for _, clip in project.timeline.clips())
+
+
+def _dump_composed(project: Project, raw: Path, sound: Path, frames: int) -> None:
+    """The frames and sound the export composes, raw, for ffmpeg to encode."""
+    facts = source_facts(project)
+    lengths = clip_lengths(project, facts)
+    sizes = {clip_id: fact.size for clip_id, fact in facts.items() if fact.size is not None}
+    compositor = FrameCompositor(project, {}, lengths, sizes, (LOW.width, LOW.height), LOW.fps, LOW.fit)
+    mixer = AudioMixer(project, {}, lengths)
+    with raw.open("wb") as pictures:
+        for index in range(frames):
+            pictures.write(compositor.frame(index / LOW.fps).tobytes())
+    compositor.close()
+    total = round(frames * AUDIO_RATE / LOW.fps)
+    with sound.open("wb") as samples:
+        for first in range(0, total, AUDIO_RATE):
+            samples.write(mixer.mix(first, min(AUDIO_RATE, total - first)).T.astype("<f4").tobytes())
+
+
+# ----- a long export: memory and drift --------------------------------------------------------------
+def long_export_child(folder: Path, minutes: float) -> None:
+    """Runs in a subprocess so its peak RSS is its own."""
+    project = timeline_project(folder, minutes * 60.0, flashes=True)
+    began = time.perf_counter()
+    result = render_project(project, LOW, folder / "long.mp4", check=False)
+    rendered = time.perf_counter() - began
+    after_render = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from gpu.timeline_render import check_export
+
+    began = time.perf_counter()
+    report, _ = check_export(result.path, LOW, result.frames, True)
+    checked = time.perf_counter() - began
+    print(json.dumps({"frames": result.frames, "seconds": result.end - result.start, "render_s": rendered,
+                      "check_s": checked, "check_passed": report.passed,
+                      "peak_rss_render_kb": after_render,
+                      "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+def long_export(folder: Path, minutes: float) -> None:
+    child = subprocess.run([sys.executable, __file__, "--long-child", str(folder), str(minutes)],
+                           check=True, capture_output=True, text=True)
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"a {minutes:g}-minute 720p timeline ({figures['frames']} frames), exported in a subprocess:")
+    print(f"  render {figures['render_s']:6.1f} s ({figures['frames'] / figures['render_s']:.1f} fps), then the "
+          f"check {figures['check_s']:.1f} s (passed: {figures['check_passed']})")
+    print(f"  peak RSS: {figures['peak_rss_render_kb'] / 1024:.0f} MB rendering, "
+          f"{figures['peak_rss_kb'] / 1024:.0f} MB with the check (target < 2048 MB)")
+    drift(folder / "long.mp4", figures["seconds"])
+
+
+def drift(path: Path, seconds: float) -> None:
+    """Find each flash (pictures) and click (sound) again in the file and compare their times."""
+    offsets = []
+    for moment in np.arange(FLASH_OFFSET, seconds - 1.0, FLASH_EVERY):
+        begin = max(0.0, float(moment) - 0.5)
+        brightness = [frame.mean() for frame in read_frames(path, begin, begin + 1.0, fps=LOW.fps)]
+        flash = begin + int(np.argmax(brightness)) / LOW.fps
+        sound = read_audio(path, begin, begin + 1.0).samples[0]
+        click = begin + int(np.argmax(np.abs(sound) > 0.5 * np.abs(sound).max())) / AUDIO_RATE
+        offsets.append((float(moment), flash - moment, click - moment))
+    worst = max(abs(click - flash) for _, flash, click in offsets)
+    print(f"  A/V: {len(offsets)} flashes and clicks, every {FLASH_EVERY:g} s from {FLASH_OFFSET:g} s:")
+    for moment, flash, click in (offsets[0], offsets[len(offsets) // 2], offsets[-1]):
+        print(f"    at {moment:7.2f} s: flash {flash * 1000:+6.1f} ms, click {click * 1000:+6.2f} ms")
+    print(f"    largest click − flash: {worst * 1000:.1f} ms (one frame: {1000 / LOW.fps:.1f} ms; "
+          f"target within one frame)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the throughput timeline")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each for the throughput comparison")
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the memory and drift timeline")
+    parser.add_argument("--skip-long", action="store_true", help="only the throughput comparison")
+    parser.add_argument("--long-child", nargs=2, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.long_child:
+        long_export_child(Path(arguments.long_child[0]), float(arguments.long_child[1]))
+        return
+    if shutil.which("ffmpeg") is None:
+        sys.exit("the comparison needs the ffmpeg command line (apt-get install ffmpeg)")
+    folder = Path(tempfile.mkdtemp(prefix="reelgraph-bench-media-"))
+    try:
+        make_sources(folder, max(arguments.minutes * 60.0, arguments.seconds) + 5.0)
+        throughput(folder, arguments.seconds, arguments.rounds)
+        if not arguments.skip_long:
+            long_export(folder, arguments.minutes)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
