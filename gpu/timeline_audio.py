@@ -138,6 +138,8 @@ class AudioMixer:
 
     def mix(self, first: int, count: int) -> np.ndarray:
         """Timeline samples ``first`` .. ``first + count`` of the master, float32 channels × count."""
+        if count <= 0:
+            return np.zeros((self.channels, 0), np.float32)
         times = (first + np.arange(count, dtype=np.float64)) / self.rate
         t0, t1 = first / self.rate, (first + count) / self.rate
         master = np.zeros((self.channels, count), np.float32)

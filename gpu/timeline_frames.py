@@ -277,15 +277,11 @@ def blend(region: np.ndarray, patch: np.ndarray, opacity: float, brightness: flo
 
 
 def load_picture(path: Any) -> np.ndarray:
-    """A still file as RGB (RGBA when it has transparency), turned upright by its EXIF tag."""
-    from PIL import Image, ImageOps
+    """A still file as RGB, or RGBA where it has transparent pixels; read by image.Load's
+    function, so a still on the timeline opens exactly as it does in a graph."""
+    from nodes.library.image import load
 
-    from nodes.media_files import MediaError
-
-    try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
-    except (OSError, ValueError) as error:
-        raise MediaError(f"cannot read the picture {path}: {error}") from None
+    image, mask, _, _ = load(None, str(path))
+    if not mask.any():
+        return image
+    return np.dstack([image, 255 - mask])

@@ -31,6 +31,7 @@ from gpu.timeline_audio import AudioMixer
 from gpu.timeline_frames import FrameCompositor
 from nodes.context import Cancelled, CancelToken
 from nodes.problems import WorkflowError
+from nodes.spec import NodeFailure
 from nodes.timeline import GraphSource, Project, ProjectError, ProjectProblem
 from nodes.timeline_validation import SourceFacts, clip_lengths, source_facts, validate_project
 from nodes.types import Audio, Video
@@ -290,7 +291,7 @@ def _has_sound(project: Project, lengths: dict[str, float | None], start: float,
 def _write(project: Project, preset: ExportPreset, output: Path, values: dict[str, Any],
            lengths: dict[str, float | None], sizes: dict[str, tuple[int, int]], start: float, frame_count: int,
            fit: str, cancel: CancelToken, report: Callable[..., None]) -> Path:
-    from nodes.media_files import MediaError, VideoWriter
+    from nodes.media_files import VideoWriter
 
     compositor = FrameCompositor(project, values, lengths, sizes, (preset.width, preset.height), preset.fps, fit)
     mixer = AudioMixer(project, values, lengths, AUDIO_RATE, AUDIO_CHANNELS)
@@ -315,7 +316,7 @@ def _write(project: Project, preset: ExportPreset, output: Path, values: dict[st
         path = writer.close()
         writer = None
         return path
-    except MediaError as error:
+    except NodeFailure as error:  # a source that cannot be read, a file that cannot be written
         raise RenderError(str(error)) from None
     finally:
         frames.close()  # stops the composing thread before its decoders are closed

@@ -296,6 +296,16 @@ def test_a_failing_graph_fails_the_export_with_its_message(tmp_path: Path, media
     assert not (tmp_path / "film.mp4").exists()
 
 
+def test_a_still_cut_short_is_found_before_anything_is_written(tmp_path: Path) -> None:
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (90, 160, 3), np.uint8)).save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    timeline = project(tmp_path, [clip("cut", {"image": "cut.png"}, 0.0, 1.0)])
+    with pytest.raises(ProjectError, match="clip 'cut': cannot read the picture cut.png: image file is truncated"):
+        render_project(timeline, TINY, tmp_path / "film.mp4")
+    assert not (tmp_path / "film.mp4").exists()
+
+
 def test_an_empty_timeline_or_a_range_past_its_end_is_a_project_error(tmp_path: Path) -> None:
     with pytest.raises(ProjectError, match="the timeline is empty"):
         render_project(project(tmp_path, []), TINY, tmp_path / "film.mp4")
