@@ -20,6 +20,7 @@ from PySide6.QtGui import QImage, QPainter, QPainterPath, QStaticText
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from desktop import graph_style as style
+from desktop.pictures import to_qimage
 from nodes.graph import GraphNode, is_link
 from nodes.spec import NodeSpec
 from nodes.types import ANY
@@ -52,26 +53,13 @@ def format_value(value: Any) -> str:
 
 
 def preview_image(pixels: np.ndarray, longest: int = PREVIEW_PIXELS) -> QImage:
-    """A uint8 H×W(×1|3|4) array as a small QImage that owns its pixels (a step
-    preview is drawn on every repaint of its node, so it is scaled down once here)."""
-    array = np.asarray(pixels)
-    if array.dtype != np.uint8:
-        array = np.clip(array, 0, 255).astype(np.uint8)
-    if array.ndim == 3 and array.shape[2] not in (3, 4):
-        array = array[:, :, 0]
-    array = np.ascontiguousarray(array)
-    height, width = array.shape[:2]
-    if array.ndim == 2:
-        image_format = QImage.Format.Format_Grayscale8
-    elif array.shape[2] == 4:
-        image_format = QImage.Format.Format_RGBA8888
-    else:
-        image_format = QImage.Format.Format_RGB888
-    image = QImage(array.data, width, height, array.strides[0], image_format)
-    if max(width, height) > longest:
+    """A step preview as a small QImage that owns its pixels (it is drawn on every
+    repaint of its node, so it is scaled down once here)."""
+    image = to_qimage(np.asarray(pixels))
+    if max(image.width(), image.height()) > longest:
         return image.scaled(longest, longest, Qt.AspectRatioMode.KeepAspectRatio,
                             Qt.TransformationMode.SmoothTransformation)
-    return image.copy()
+    return image
 
 
 def _chevron(expanded: bool) -> QPainterPath:
