@@ -2,11 +2,12 @@
 
     python bench/media.py [--seconds 10] [--rounds 3] [--minutes 10] [--skip-long]
 
-- **Throughput**: a LOW (1280×720, 24 fps) timeline of a decoded video file, a still
-  and crossfades, with music and a voice, exported by ``render_project``; then the
-  very frames and sound it composed, piped raw to the ffmpeg command line with the
-  same codec settings (libx264, same preset and CRF, yuv420p, AAC 48 kHz). Target:
-  our export at least 0.8× ffmpeg's speed, though ours also decodes and composes.
+- **Throughput**: LOW (1280×720, 24 fps) timelines with crossfades, music and a voice,
+  exported by ``render_project``; then the very frames and sound they compose, piped raw
+  to the ffmpeg command line with the same codec settings (libx264, same preset and CRF,
+  yuv420p, AAC 48 kHz). Twice: clips that are graph outputs (in memory, as generated
+  clips are), and a video file that the export decodes as it goes (work ffmpeg is not
+  asked to do here). Target: at least 0.8× ffmpeg's speed.
 - **Memory**: a ``--minutes`` long 720p timeline (file clips with crossfades, stills,
   a music file as long as the timeline, voices, clicks) exported in a subprocess;
   peak RSS from ``resource.getrusage`` (and the child's own VmHWM: Linux carries
@@ -38,13 +39,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gpu.executor import Executor  # noqa: E402
 from gpu.timeline_audio import AudioMixer  # noqa: E402
 from gpu.timeline_frames import FrameCompositor  # noqa: E402
-from gpu.timeline_render import AUDIO_RATE, PRESETS, render_project  # noqa: E402
+from gpu.timeline_render import AUDIO_RATE, PRESETS, compute_graph_outputs, render_project  # noqa: E402
+from nodes.context import CancelToken  # noqa: E402
+from nodes.graph import Graph  # noqa: E402
 from nodes.media_files import VideoWriter, read_audio, read_frames, write_audio_file  # noqa: E402
+from nodes.registry import builtin_registry  # noqa: E402
+from nodes.spec import Input, Output, node  # noqa: E402
 from nodes.timeline import Project  # noqa: E402
 from nodes.timeline_validation import clip_lengths, source_facts  # noqa: E402
-from nodes.types import Audio  # noqa: E402
+from nodes.types import FLOAT, INT, VIDEO, Audio, Video  # noqa: E402
 
 LOW = PRESETS["low"]
 FLASH_EVERY = 30.0
@@ -52,21 +58,38 @@ FLASH_OFFSET = 12.0
 
 
 # ----- sources -----------------------------------------------------------------------------------
+def animation_frame(index: int, texture: np.ndarray) -> np.ndarray:
+    """A 720p frame with motion and fine detail, so the encoder has real work to do."""
+    frame = np.empty((720, 1280, 3), np.uint8)
+    frame[:] = (40 + index % 120, 80, 160 - index % 100)
+    frame += texture
+    for ball in range(12):
+        x = int(640 + 500 * np.sin(index / 20 + ball))
+        y = int(360 + 280 * np.cos(index / 27 + ball * 1.7))
+        cv2.circle(frame, (x, y), 40 + 5 * ball, (255 - 15 * ball, 40 + 18 * ball, 90), -1)
+    cv2.putText(frame, f"frame {index}", (40, 680), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 4)
+    return frame
+
+
+def texture() -> np.ndarray:
+    return np.random.default_rng(7).integers(0, 60, (720, 1280, 3), dtype=np.uint8)
+
+
+@node("bench.Animation", category="bench", description="A generated 720p clip, as a video model would give one.",
+      inputs=[Input("seconds", FLOAT, default=5.0), Input("first", INT, default=0)], outputs=[Output("video", VIDEO)])
+def animation(ctx: Any, seconds: float, first: int) -> Video:
+    grain = texture()
+    return Video(np.stack([animation_frame(first + index, grain) for index in range(round(seconds * LOW.fps))]),
+                 LOW.fps)
+
+
 def make_sources(folder: Path, music_seconds: float) -> None:
-    """A 10 s animated 720p clip with detail (so the encoder has work), a still, sounds."""
-    rng = np.random.default_rng(7)
-    texture = rng.integers(0, 60, (720, 1280, 3), dtype=np.uint8)
+    """A 10 s animated 720p clip, a still, a flash, music, a voice and a click."""
+    grain = texture()
     with VideoWriter(folder / "scene.mp4", 1280, 720, 24.0, crf=18, preset="veryfast", audio_rate=None) as writer:
         for index in range(240):
-            frame = np.empty((720, 1280, 3), np.uint8)
-            frame[:] = (40 + index % 120, 80, 160 - index % 100)
-            frame += texture
-            for ball in range(12):
-                x = int(640 + 500 * np.sin(index / 20 + ball))
-                y = int(360 + 280 * np.cos(index / 27 + ball * 1.7))
-                cv2.circle(frame, (x, y), 40 + 5 * ball, (255 - 15 * ball, 40 + 18 * ball, 90), -1)
-            cv2.putText(frame, f"frame {index}", (40, 680), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 4)
-            writer.write_frame(frame)
+            writer.write_frame(animation_frame(index, grain))
+    rng = np.random.default_rng(7)
     still = cv2.resize(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8), (1920, 1080), interpolation=cv2.INTER_CUBIC)
     cv2.imwrite(str(folder / "still.png"), still)
     cv2.imwrite(str(folder / "white.png"), np.full((72, 128, 3), 255, np.uint8))
@@ -79,6 +102,22 @@ def make_sources(folder: Path, music_seconds: float) -> None:
     click = np.zeros(AUDIO_RATE // 10, np.float32)
     click[:96] = 0.9 * np.sign(np.sin(2 * np.pi * 2000 * np.arange(96) / AUDIO_RATE))
     write_audio_file(folder / "click.wav", Audio(click[None, :], AUDIO_RATE), "wav")
+
+
+def generated_project(folder: Path, seconds: float) -> Project:
+    """Two generated clips (graph outputs, in memory) joined by a 1 s crossfade, with music and a voice."""
+    graph = Graph()
+    first = (seconds + 1.0) / 2
+    graph.add("bench.Animation", {"seconds": first, "first": 0}, node_id="one")
+    graph.add("bench.Animation", {"seconds": seconds + 1.0 - first, "first": 300}, node_id="two")
+    document = timeline_project(folder, seconds, flashes=False).to_dict()
+    document["graphs"] = {"clips": graph.to_dict()}
+    document["timeline"]["video_tracks"] = [{"id": "V1", "clips": [
+        {"id": "one", "source": {"graph": "clips", "node": "one", "output": "video"}, "start": 0.0, "in": 0.0,
+         "out": None},
+        {"id": "two", "source": {"graph": "clips", "node": "two", "output": "video"}, "start": first - 1.0,
+         "in": 0.0, "out": None, "transition_in": {"kind": "crossfade", "duration": 1.0}}]}]
+    return Project.from_dict(document, folder=folder)
 
 
 def timeline_project(folder: Path, seconds: float, flashes: bool) -> Project:
@@ -125,46 +164,52 @@ def timeline_project(folder: Path, seconds: float, flashes: bool) -> Project:
 # ----- throughput ---------------------------------------------------------------------------------
 def throughput(folder: Path, seconds: float, rounds: int) -> None:
     """Ours and ffmpeg's, taken in turns (a busy machine slows both alike), medians compared."""
-    project = timeline_project(folder, seconds, flashes=False)
-    frames = round(project_length(project) * LOW.fps)
-    raw = folder / "frames.rgb"
-    _dump_composed(project, raw, folder / "sound.f32", frames)
+    registry = builtin_registry()
+    registry.register(animation, "bench")
+    with Executor(registry, output_dir=folder, previews=False) as executor:
+        print(f"throughput, LOW {LOW.width}×{LOW.height} at {LOW.fps:g} fps (x264 {LOW.encoder_preset}, "
+              f"crf {LOW.crf}, yuv420p, AAC 48 kHz), median of {rounds} turns each:")
+        for kind, project in (("generated clips (graph outputs in memory)", generated_project(folder, seconds)),
+                              ("a video file, decoded while exporting", timeline_project(folder, seconds, False))):
+            compare(folder, project, executor, kind, rounds)
+
+
+def compare(folder: Path, project: Project, executor: Executor, kind: str, rounds: int) -> None:
+    values, source_lengths = compute_graph_outputs(project, executor, CancelToken(), lambda *_: None)
+    frames = _dump_composed(project, values, source_lengths, folder / "frames.rgb", folder / "sound.f32")
     command = ["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "1280x720",
-               "-r", f"{LOW.fps:g}", "-i", str(raw), "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2",
-               "-i", str(folder / "sound.f32"), "-c:v", "libx264", "-preset", LOW.encoder_preset,
+               "-r", f"{LOW.fps:g}", "-i", str(folder / "frames.rgb"), "-f", "f32le", "-ar", str(AUDIO_RATE),
+               "-ac", "2", "-i", str(folder / "sound.f32"), "-c:v", "libx264", "-preset", LOW.encoder_preset,
                "-crf", str(LOW.crf), "-pix_fmt", "yuv420p", "-vf", "scale=out_color_matrix=bt709:out_range=tv",
                "-c:a", "aac", "-movflags", "+faststart", str(folder / "ffmpeg.mp4")]
     ours, theirs = [], []
     for _ in range(rounds):
         began = time.perf_counter()
-        result = render_project(project, LOW, folder / "ours.mp4", check=False)
+        result = render_project(project, LOW, folder / "ours.mp4", executor=executor, check=False)
         ours.append(time.perf_counter() - began)
         began = time.perf_counter()
         subprocess.run(command, check=True)
         theirs.append(time.perf_counter() - began)
-    raw.unlink()
+    (folder / "frames.rgb").unlink()
     assert result.frames == frames
     mine, reference = statistics.median(ours), statistics.median(theirs)
-    print(f"throughput, LOW {LOW.width}×{LOW.height} at {LOW.fps:g} fps, {frames} frames "
-          f"(x264 {LOW.encoder_preset}, crf {LOW.crf}, AAC 48 kHz), median of {rounds} turns each:")
-    print(f"  render_project (decode + compose + mix + encode): {mine:6.2f} s  {frames / mine:6.1f} fps")
-    print(f"  ffmpeg CLI, the same frames piped raw:            {reference:6.2f} s  {frames / reference:6.1f} fps")
-    print(f"  ratio ours/ffmpeg: {reference / mine:.2f}×  (target ≥ 0.8×; turn by turn: "
+    print(f"  {kind}, {frames} frames:")
+    print(f"    render_project: {mine:6.2f} s {frames / mine:6.1f} fps;  ffmpeg CLI on the same frames: "
+          f"{reference:6.2f} s {frames / reference:6.1f} fps")
+    print(f"    ratio ours/ffmpeg: {reference / mine:.2f}×  (target ≥ 0.8×; turn by turn: "
           f"{', '.join(f'{b / a:.2f}' for a, b in zip(ours, theirs))})")
 
 
-def project_length(project: Project) -> float:
-    lengths = clip_lengths(project, source_facts(project))
-    return max(clip.start + (lengths[clip.id] or 0.0) for _, clip in project.timeline.clips())
-
-
-def _dump_composed(project: Project, raw: Path, sound: Path, frames: int) -> None:
-    """The frames and sound the export composes, raw, for ffmpeg to encode."""
+def _dump_composed(project: Project, values: dict[str, Any], source_lengths: dict[str, float], raw: Path,
+                   sound: Path) -> int:
+    """The frames and sound the export composes, raw, for ffmpeg to encode; returns the frame count."""
     facts = source_facts(project)
-    lengths = clip_lengths(project, facts)
+    lengths = clip_lengths(project, facts, source_lengths)
+    frames = round(max(clip.start + (lengths[clip.id] or 0.0) for _, clip in project.timeline.clips()) * LOW.fps)
     sizes = {clip_id: fact.size for clip_id, fact in facts.items() if fact.size is not None}
-    compositor = FrameCompositor(project, {}, lengths, sizes, (LOW.width, LOW.height), LOW.fps, LOW.fit)
-    mixer = AudioMixer(project, {}, lengths)
+    sizes.update({clip_id: (value.frames.shape[2], value.frames.shape[1]) for clip_id, value in values.items()})
+    compositor = FrameCompositor(project, values, lengths, sizes, (LOW.width, LOW.height), LOW.fps, LOW.fit)
+    mixer = AudioMixer(project, values, lengths)
     with raw.open("wb") as pictures:
         for index in range(frames):
             pictures.write(compositor.frame(index / LOW.fps).tobytes())
@@ -173,6 +218,7 @@ def _dump_composed(project: Project, raw: Path, sound: Path, frames: int) -> Non
     with sound.open("wb") as samples:
         for first in range(0, total, AUDIO_RATE):
             samples.write(mixer.mix(first, min(AUDIO_RATE, total - first)).T.astype("<f4").tobytes())
+    return frames
 
 
 # ----- a long export: memory and drift --------------------------------------------------------------
