@@ -11,7 +11,6 @@ from typing import TextIO
 from gpu.timeline_render import RenderProgress
 
 BAR_WIDTH = 24
-STAGE_WORDS = {"graphs": "graphs", "frames": "frames", "check": "check"}
 
 
 class RenderProgressBar:
@@ -50,7 +49,7 @@ class RenderProgressBar:
 
     def line(self, progress: RenderProgress) -> str:
         filled = int(BAR_WIDTH * min(progress.fraction, 1.0))
-        text = (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {STAGE_WORDS.get(progress.stage, progress.stage)} "
+        text = (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {progress.stage} "
                 f"{progress.done}/{progress.total}")
         if progress.stage == "frames" and self._frames_began is not None and progress.done:
             spent = time.perf_counter() - self._frames_began

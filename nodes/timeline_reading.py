@@ -9,8 +9,8 @@ from typing import Any
 
 from nodes.clip_editing import FIT_MODES
 from nodes.timeline import (
-    AUDIO_KINDS, TRANSITIONS_IN, Clip, Ducking, FileSource, GraphSource, ImageSource, Marker, ProjectProblem,
-    Source, Timeline, Track, Transition, TRANSITIONS_OUT,
+    AUDIO_KINDS, TRANSITIONS_IN, TRANSITIONS_OUT, Clip, Ducking, FileSource, GraphSource, ImageSource, Marker,
+    ProjectProblem, Source, Timeline, Track, Transition,
 )
 from nodes.types import describe_value, unwritable_part
 
