@@ -229,27 +229,25 @@ def load_pipeline(ref: ModelRef, dtype: Any, folder: Path | None, progress: Prog
 def load_controlnet(ref: ModelRef, dtype: Any) -> Any:
     from diffusers import ControlNetModel
 
-    source = Path(ref.source)
-    _check_weight_files(source)
-    try:
-        if source.is_dir():
-            return ControlNetModel.from_pretrained(source, dtype=dtype, local_files_only=True)
-        return ControlNetModel.from_single_file(source, dtype=dtype, local_files_only=True)
-    except Exception as error:
-        raise ModelError(f"cannot load the ControlNet {ref.name}: {_first_line(error)}") from None
+    return _load_component(ControlNetModel, ref, dtype, "ControlNet")
 
 
 def load_vae(ref: ModelRef, dtype: Any) -> Any:
     from diffusers import AutoencoderKL
 
+    return _load_component(AutoencoderKL, ref, dtype, "VAE")
+
+
+def _load_component(model_class: Any, ref: ModelRef, dtype: Any, what: str) -> Any:
+    """A single diffusers model from a folder or one weights file, damaged files named."""
     source = Path(ref.source)
     _check_weight_files(source)
     try:
         if source.is_dir():
-            return AutoencoderKL.from_pretrained(source, dtype=dtype, local_files_only=True)
-        return AutoencoderKL.from_single_file(source, dtype=dtype, local_files_only=True)
+            return model_class.from_pretrained(source, dtype=dtype, local_files_only=True)
+        return model_class.from_single_file(source, dtype=dtype, local_files_only=True)
     except Exception as error:
-        raise ModelError(f"cannot load the VAE {ref.name}: {_first_line(error)}") from None
+        raise ModelError(f"cannot load the {what} {ref.name}: {_first_line(error)}") from None
 
 
 def load_language_model(ref: ModelRef, dtype: Any, folder: Path | None) -> Any:

@@ -166,6 +166,20 @@ def solid(ctx: Any, width: int, height: int, color: str) -> np.ndarray:
     return image
 
 
+def requested_size(width: int, height: int, source_width: int, source_height: int) -> tuple[int, int]:
+    """The size a resize asks for, where a width or height of 0 follows the other side's
+    change so the aspect ratio is kept."""
+    if width == 0 and height == 0:
+        raise NodeFailure("width and height are both 0; set at least one of them")
+    if width == 0:
+        width = max(1, round(source_width * height / source_height))
+        require_within("width that keeps the aspect ratio", width, 1, MAX_SIDE)
+    if height == 0:
+        height = max(1, round(source_height * width / source_width))
+        require_within("height that keeps the aspect ratio", height, 1, MAX_SIDE)
+    return width, height
+
+
 def _interpolation(name: str, shrinking: bool) -> int:
     import cv2
 
@@ -191,14 +205,7 @@ def resize(ctx: Any, image: np.ndarray, width: int, height: int, mode: str, inte
 
     image = as_image(image)
     source_height, source_width = image.shape[:2]
-    if width == 0 and height == 0:
-        raise NodeFailure("width and height are both 0; set at least one of them")
-    if width == 0:
-        width = max(1, round(source_width * height / source_height))
-        require_within("width that keeps the aspect ratio", width, 1, MAX_SIDE)
-    if height == 0:
-        height = max(1, round(source_height * width / source_width))
-        require_within("height that keeps the aspect ratio", height, 1, MAX_SIDE)
+    width, height = requested_size(width, height, source_width, source_height)
     if mode == "stretch":
         target = (width, height)
     else:

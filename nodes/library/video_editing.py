@@ -17,7 +17,8 @@ import numpy as np
 from nodes.clip_editing import BLACK, FIT_MODES, as_video, blend_into, converted_samples, \
     crossfade_weights, crossfaded_soundtrack, finished, fitted_picture, frame_count, \
     joined_soundtrack, new_frames, parse_aspect, placement, retimed_length, sample_at, write_conformed
-from nodes.library.image import INTERPOLATIONS, MAX_SIDE, _interpolation, as_image, parse_colour, require_within
+from nodes.library.image import INTERPOLATIONS, MAX_SIDE, _interpolation, as_image, parse_colour, require_within, \
+    requested_size
 from nodes.spec import Input, NodeFailure, Output, node
 from nodes.still_motion import EASINGS, Move, eased, fade_levels, ken_burns_frames
 from nodes.title_text import ALIGNMENTS, POSITIONS, load_font, text_mask
@@ -189,14 +190,7 @@ def resize(ctx: Any, video: Video, width: int, height: int, mode: str, interpola
 
     video = as_video(video)
     count, source_height, source_width, channels = video.frames.shape
-    if width == 0 and height == 0:
-        raise NodeFailure("width and height are both 0; set at least one of them")
-    if width == 0:
-        width = max(1, round(source_width * height / source_height))
-        require_within("width that keeps the aspect ratio", width, 1, MAX_SIDE)
-    if height == 0:
-        height = max(1, round(source_height * width / source_width))
-        require_within("height that keeps the aspect ratio", height, 1, MAX_SIDE)
+    width, height = requested_size(width, height, source_width, source_height)
     if mode == "fit":
         scale = min(width / source_width, height / source_height)
         width, height = max(1, round(source_width * scale)), max(1, round(source_height * scale))
