@@ -11,7 +11,7 @@ a crossfade of exactly that length); transitions and fades longer than their cli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from nodes.graph import Graph
 from nodes.timeline import (
@@ -250,7 +250,15 @@ def _check_graph_source(project: Project, track: Track, clip: Clip, source: Grap
 
 def _check_track_timing(track: Track, lengths: Mapping[str, float | None], fps: float,
                         problems: list[ProjectProblem]) -> None:
-    """Overlaps on one track are mistakes, except a crossfade of exactly the overlap."""
+    problems.extend(problem for _, _, problem in timing_problems(track, lengths, fps))
+
+
+def timing_problems(track: Track, lengths: Mapping[str, float | None],
+                    fps: float) -> Iterator[tuple[str | None, str, ProjectProblem]]:
+    """Overlaps on one track are mistakes, except a crossfade of exactly the overlap.
+
+    Yields (earlier clip id, clip id, problem); the earlier id is None for a crossfade
+    that has no clip before it. The timeline editor refuses edits by the same rule."""
     tolerance = _half_frame(fps)
     ordered = sorted(track.clips, key=lambda clip: clip.start)
     previous: Clip | None = None
@@ -259,29 +267,30 @@ def _check_track_timing(track: Track, lengths: Mapping[str, float | None], fps: 
         crossfade = clip.transition_in if clip.transition_in is not None and \
             clip.transition_in.kind == CROSSFADE else None
         overlap = None if previous_end is None else previous_end - clip.start
+        earlier = previous.id if previous is not None else None
         if previous is not None and overlap is not None and overlap > tolerance:
             if crossfade is None:
-                problems.append(ProjectProblem(
+                yield earlier, clip.id, ProjectProblem(
                     f"overlaps clip {previous.id!r} by {overlap:.3f} s", track.id, clip.id,
                     f"move it to start at {previous_end:.3f} s, move it to another track, or give it a "
-                    f'"transition_in": {{"kind": "crossfade", "duration": {overlap:.3f}}}', "overlap"))
+                    f'"transition_in": {{"kind": "crossfade", "duration": {overlap:.3f}}}', "overlap")
             elif abs(overlap - crossfade.duration) > tolerance:
-                problems.append(ProjectProblem(
+                yield earlier, clip.id, ProjectProblem(
                     f"overlaps clip {previous.id!r} by {overlap:.3f} s but its crossfade lasts "
                     f"{crossfade.duration:g} s", track.id, clip.id,
                     f"start it at {previous_end - crossfade.duration:.3f} s so the clips overlap for the crossfade",
-                    "overlap"))
+                    "overlap")
             elif (previous_length := lengths.get(previous.id)) is not None and crossfade.duration > previous_length:
-                problems.append(ProjectProblem(
+                yield earlier, clip.id, ProjectProblem(
                     f"its crossfade ({crossfade.duration:g} s) is longer than clip {previous.id!r} "
-                    f"({previous_length:.3f} s)", track.id, clip.id, "shorten the crossfade", "overlap"))
+                    f"({previous_length:.3f} s)", track.id, clip.id, "shorten the crossfade", "overlap")
         elif crossfade is not None and (previous is None or overlap is not None):
             before = f"clip {previous.id!r}" if previous is not None else "any clip"
             fix = (f"start it at {previous_end - crossfade.duration:.3f} s" if previous_end is not None
                    else "put it after another clip on this track, or use fade_from_black")
-            problems.append(ProjectProblem(
+            yield earlier, clip.id, ProjectProblem(
                 f"has a crossfade of {crossfade.duration:g} s but does not overlap {before}", track.id, clip.id,
-                fix, "overlap"))
+                fix, "crossfade-without-overlap")
         length = lengths.get(clip.id)
         end = None if length is None else clip.start + length
         if end is None or previous_end is None or end >= previous_end:
