@@ -20,6 +20,7 @@ from nodes.timeline_edits import find_track
 
 if TYPE_CHECKING:
     from desktop.timeline_document import ProjectDocument
+    from nodes.graph import Graph
 
 
 @dataclass
@@ -79,3 +80,19 @@ class TimelineEdit(QUndoCommand):
 
     def undo(self) -> None:
         self.document._restore(self.before)
+
+
+class SetGraph(QUndoCommand):
+    """Stores, replaces or (with ``graph`` None) removes one of the project's graphs."""
+
+    def __init__(self, document: "ProjectDocument", text: str, graph_id: str, graph: "Graph | None") -> None:
+        super().__init__(text)
+        self.document, self.graph_id = document, graph_id
+        self.after = graph
+        self.before = document.project.graphs.get(graph_id)
+
+    def redo(self) -> None:
+        self.document._put_graph(self.graph_id, self.after)
+
+    def undo(self) -> None:
+        self.document._put_graph(self.graph_id, self.before)

@@ -13,6 +13,7 @@ whose length cannot be known yet is drawn :data:`DEFAULT_UNKNOWN_LENGTH` long.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
@@ -20,8 +21,9 @@ from typing import Any, Callable, Iterable, TypeVar
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from desktop.timeline_commands import TimelineEdit, TimelineState, capture, restore
+from desktop.timeline_commands import SetGraph, TimelineEdit, TimelineState, capture, restore
 from nodes import timeline_edits as edits
+from nodes.graph import Graph
 from nodes.timeline import AUDIO_KINDS, Clip, FileSource, GraphSource, ImageSource, Marker, Project, Source, Track
 from nodes.timeline_edits import EITHER, PICTURE, SOUND, STILL_LENGTH, TimelineEditRefused
 from nodes.timeline_validation import graph_output_type
@@ -210,7 +212,37 @@ class ProjectDocument(QObject):
 
         self._edit("Remove marker", [], remove, markers=True)
 
+    def add_graph(self, graph: Graph, graph_id: str | None = None) -> str:
+        """Store a snapshot of ``graph`` among the project's graphs (one undo step) and return its id:
+        ``graph_id`` when given and free, else the next free ``graph1``, ``graph2`` ..."""
+        graphs = self.project.graphs
+        if graph_id is None or graph_id in graphs:
+            base = graph_id or "graph"
+            number = 1 if graph_id is None else 2
+            while f"{base}{number}" in graphs:
+                number += 1
+            graph_id = f"{base}{number}"
+        self.undo_stack.push(SetGraph(self, f"Add graph {graph_id}", graph_id, copy.deepcopy(graph)))
+        return graph_id
+
+    def remove_graph(self, graph_id: str) -> None:
+        """Take a graph out of the project (one undo step); refused while a clip still shows one of its outputs."""
+        if graph_id not in self.project.graphs:
+            raise KeyError(f"the project has no graph {graph_id!r}")
+        users = [clip.id for _, clip in self.project.timeline.clips()
+                 if isinstance(clip.source, GraphSource) and clip.source.graph == graph_id]
+        if users:
+            raise TimelineEditRefused(f"Graph {graph_id!r} is still used by clip(s) {', '.join(users)}.")
+        self.undo_stack.push(SetGraph(self, f"Remove graph {graph_id}", graph_id, None))
+
     # ----- for the commands only -----------------------------------------------------------
+    def _put_graph(self, graph_id: str, graph: Graph | None) -> None:
+        if graph is None:
+            self.project.graphs.pop(graph_id, None)
+        else:
+            self.project.graphs[graph_id] = graph
+        self.changed.emit()
+
     def _restore(self, state: TimelineState) -> None:
         restore(self.project.timeline, state)
         self.changed.emit()

@@ -190,3 +190,21 @@ def test_a_graphs_sound_only_goes_on_audio_tracks_when_the_document_knows_the_no
     document.undo_stack.undo()
     document.undo_stack.undo()
     assert [track.id for track in document.project.timeline.tracks()] == ["V1", "A1"]
+
+
+def test_a_stored_graph_stays_while_a_clip_shows_it_and_leaves_with_undo(qtbot: Any) -> None:
+    document = ProjectDocument(Project(Timeline(video_tracks=[Track("V1")])))
+    graph = Graph.loads('{"format": "reelgraph.workflow", "version": 1, "nodes": {"1": {"type": "image.Solid", '
+                        '"inputs": {"width": 64, "height": 64, "color": "#ff0000"}}}}')
+    graph_id = document.add_graph(graph)
+    assert graph_id == "graph1" and document.add_graph(graph, "graph1") == "graph12"
+    clip_id = document.add_clip("V1", GraphSource(graph_id, "1", "image"), 0.0, source_out=2.0)
+    with pytest.raises(TimelineEditRefused, match=clip_id):
+        document.remove_graph(graph_id)
+    document.delete_clips([clip_id])
+    document.remove_graph(graph_id)
+    assert graph_id not in document.project.graphs
+    for _ in range(4):
+        document.undo_stack.undo()
+    assert list(document.project.graphs) == [graph_id]
+    assert document.project.graphs[graph_id].to_dict() == graph.to_dict()
