@@ -81,10 +81,29 @@ class ProjectDocument(QObject):
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("this project has not been saved yet: choose where to save it")
+        folder = target.resolve().parent
+        if folder != self.project.folder.resolve():
+            return self._save_elsewhere(target, folder)
         written = self.project.save(target)
         self.path = target
         self.undo_stack.setClean()
         self.pathChanged.emit(str(target))
+        return written
+
+    def _save_elsewhere(self, target: Path, folder: Path) -> Path:
+        """Save into another folder: relative media paths are rewritten to point at the same files
+        from there, and the project is reopened from the new file (its undo history starts afresh,
+        since older steps hold paths relative to the old folder)."""
+        rebased = Project.from_dict(self.project.to_dict(), str(target), folder)
+        rebased.graphs = self.project.graphs
+        for _, clip in rebased.timeline.clips():
+            relative = not Path(getattr(clip.source, "path", "/")).expanduser().is_absolute()
+            if isinstance(clip.source, (FileSource, ImageSource)) and relative:
+                original = self.project.resolve(clip.source.path)
+                clip.source.path = os.path.relpath(original, folder) if _same_drive(original, folder) \
+                    else str(original)
+        written = rebased.save(target)
+        self.replace(rebased, target)
         return written
 
     # ----- reading -------------------------------------------------------------------
@@ -321,3 +340,7 @@ class ProjectDocument(QObject):
             output_type = graph_output_type(self.project, source, self.registry)
             return PICTURE if output_type == IMAGE else SOUND if output_type == AUDIO else EITHER
         return EITHER
+
+
+def _same_drive(path: Path, folder: Path) -> bool:
+    return os.path.splitdrive(str(path.resolve()))[0] == os.path.splitdrive(str(folder))[0]
