@@ -167,6 +167,18 @@ class FrameCompositor:
             pictures.close()
         self._open.clear()
 
+    def forget_streams(self) -> None:
+        """Close the files being decoded, so the next frame reopens them at its own time (a seek);
+        stills stay loaded."""
+        for clip_id in [clip_id for clip_id, pictures in self._open.items() if isinstance(pictures, StreamedPictures)]:
+            self._open.pop(clip_id).close()
+
+    def leave_out(self, clip_ids: set[str]) -> None:
+        """Stop drawing these clips (their source broke while playing)."""
+        self.tracks = [[span for span in spans if span.clip.id not in clip_ids] for spans in self.tracks]
+        for clip_id in clip_ids & self._open.keys():
+            self._open.pop(clip_id).close()
+
     def frames_ahead(self, times: Sequence[float], cancel: CancelToken, depth: int = AHEAD) -> Iterator[np.ndarray]:
         """The frames at ``times``, composed on a thread of their own up to ``depth`` frames
         ahead of the caller, so decoding and composing overlap with encoding (PyAV lets go

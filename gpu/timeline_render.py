@@ -154,7 +154,7 @@ def render_project(
     warnings: list[str] = []
     start, end = _export_span(project, lengths, time_range, chosen, warnings)
     frame_count = max(1, round((end - start) * chosen.fps))
-    sizes = _picture_sizes(project, facts, values)
+    sizes = picture_sizes(project, facts, values)
     path = _write(project, chosen, output, values, lengths, sizes, start, frame_count, fit or chosen.fit, cancel,
                   report)
     result = RenderResult(path, chosen, frame_count, start, start + frame_count / chosen.fps,
@@ -267,7 +267,8 @@ def _export_span(project: Project, lengths: dict[str, float | None], time_range:
     return start, end
 
 
-def _picture_sizes(project: Project, facts: dict[str, SourceFacts], values: dict[str, Any]) -> dict[str, tuple[int, int]]:
+def picture_sizes(project: Project, facts: dict[str, SourceFacts],
+                  values: dict[str, Any]) -> dict[str, tuple[int, int]]:
     sizes = {}
     for track in project.timeline.video_tracks:
         for clip in track.clips:
