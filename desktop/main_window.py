@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QToolBar, QToolButton, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QUndoGroup
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QToolBar, QToolButton, QWidget
 
 from desktop.document import WorkflowDocument
 from desktop.files import WorkflowFiles
@@ -25,6 +25,7 @@ from desktop.panels import Panel
 from desktop.progress_panel import ProgressPanel
 from desktop.run_controller import RunController
 from desktop.theme import icon
+from desktop.timeline_workspace import TimelineWorkspace
 from desktop.viewer import Viewer
 from gpu.executor import Executor
 from nodes.graph import Graph
@@ -36,10 +37,10 @@ from resources import example_workflow
 log = logging.getLogger("reelgraph.desktop")
 
 #: Bump when the panels change so an old saved layout is not forced onto new panels.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 DEFAULT_SIZE = QSize(1440, 900)
 SIDE_WIDTH = 380
-BOTTOM_HEIGHT = 210
+BOTTOM_HEIGHT = 280
 
 
 def settings_file() -> Path:
@@ -66,7 +67,8 @@ def output_folder() -> Path:
 
 class MainWindow(QMainWindow):
     def __init__(self, registry: NodeRegistry | None = None, executor: Executor | None = None, *,
-                 open_last: bool = True, autosave: bool = True, parent: QWidget | None = None) -> None:
+                 open_last: bool = True, autosave: bool = True, audio: bool = True,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowIcon(icon("reelgraph"))
@@ -87,6 +89,8 @@ class MainWindow(QMainWindow):
         self.run_controller = RunController(self.document, self.executor, graph_view=self.graph_view,
                                             progress=self.progress, log_panel=self.log_panel,
                                             viewer=self.viewer, parent=self)
+        self.timeline = TimelineWorkspace(self.registry, self.executor, self.run_controller, output_folder, self,
+                                          audio=audio)
         self._build_panels()
         self._build_actions()
         self._build_menus()
@@ -96,6 +100,7 @@ class MainWindow(QMainWindow):
         self.restore_layout()
         if open_last:
             self.open_initial_workflow()
+        self.timeline.start(open_last, autosave)
         self._update_title()
         if autosave:
             self.files.start_autosave()
@@ -109,15 +114,22 @@ class MainWindow(QMainWindow):
         self.viewer_panel = Panel("Viewer", "viewerPanel", self.viewer, self)
         self.progress_panel = Panel("Run progress", "progressPanel", self.progress, self)
         self.log_dock = Panel("Log", "logPanel", self.log_panel, self)
-        self.panels = [self.inspector_panel, self.viewer_panel, self.progress_panel, self.log_dock]
+        self.timeline_panel = Panel("Timeline", "timelinePanel", self.timeline.view, self)
+        self.monitor_panel = Panel("Monitor", "monitorPanel", self.timeline.monitor, self)
+        self.panels = [self.inspector_panel, self.viewer_panel, self.monitor_panel, self.timeline_panel,
+                       self.progress_panel, self.log_dock]
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_panel)
         self.splitDockWidget(self.inspector_panel, self.viewer_panel, Qt.Orientation.Vertical)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.progress_panel)
-        self.splitDockWidget(self.progress_panel, self.log_dock, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.viewer_panel, self.monitor_panel)
+        self.viewer_panel.raise_()
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.timeline_panel)
+        self.splitDockWidget(self.timeline_panel, self.progress_panel, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.progress_panel, self.log_dock)
+        self.progress_panel.raise_()
         self.resizeDocks([self.inspector_panel], [SIDE_WIDTH], Qt.Orientation.Horizontal)
         self.resizeDocks([self.inspector_panel, self.viewer_panel], [430, 430], Qt.Orientation.Vertical)
-        self.resizeDocks([self.progress_panel], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
-        self.resizeDocks([self.progress_panel, self.log_dock], [420, 600], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.timeline_panel], [BOTTOM_HEIGHT], Qt.Orientation.Vertical)
+        self.resizeDocks([self.timeline_panel, self.progress_panel], [1000, 420], Qt.Orientation.Horizontal)
         self._default_state = self.saveState(LAYOUT_VERSION)
 
     def _action(self, text: str, slot: Callable[[], object], shortcuts: list[QKeySequence | str] | None = None,
@@ -144,7 +156,12 @@ class MainWindow(QMainWindow):
         self.save_as_action = self._action("Save &As…", self.files.save_as, [QKeySequence.StandardKey.SaveAs],
                                            tip="Save the workflow under a new name")
         self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit])
-        stack = self.document.undo_stack
+        # One Undo/Redo for both documents: it follows whichever the creator works in.
+        self.undo_group = QUndoGroup(self)
+        self.undo_group.addStack(self.document.undo_stack)
+        self.undo_group.addStack(self.timeline.document.undo_stack)
+        self.undo_group.setActiveStack(self.document.undo_stack)
+        stack = self.undo_group
         self.undo_action = stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
         self.undo_action.setIcon(icon("undo"))
@@ -173,6 +190,12 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addActions([self.save_action, self.save_as_action])
         file_menu.addSeparator()
+        timeline = self.timeline
+        file_menu.addActions([timeline.new_project_action, timeline.open_project_action,
+                              timeline.save_project_action, timeline.save_project_as_action])
+        file_menu.addSeparator()
+        file_menu.addAction(timeline.export_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
@@ -185,6 +208,8 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.reset_layout_action)
         run_menu = bar.addMenu("&Run")
         run_menu.addActions([self.run_action, self.cancel_action])
+        run_menu.addSeparator()
+        run_menu.addAction(self.timeline.send_action)
         run_menu.addSeparator()
         run_menu.addAction(self.output_folder_action)
         self._fill_recent_menu()
@@ -241,6 +266,18 @@ class MainWindow(QMainWindow):
         self.files.autosaved.connect(self._autosaved)
         self.files.autosaveFailed.connect(self._autosave_failed)
         view.filesDropped.connect(self.open_dropped_files)
+        self.timeline.hint.connect(self.show_hint)
+        self.timeline.document.undo_stack.cleanChanged.connect(self._update_title)
+        self.timeline.document.pathChanged.connect(self._update_title)
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+
+    def _focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        """Undo/Redo act on the timeline while the creator works in it, on the graph elsewhere."""
+        if new is None or not self.isAncestorOf(new):
+            return
+        on_timeline = self.timeline_panel.isAncestorOf(new) or self.monitor_panel.isAncestorOf(new)
+        self.undo_group.setActiveStack(self.timeline.document.undo_stack if on_timeline
+                                       else self.document.undo_stack)
 
     def show_hint(self, text: str) -> None:
         self.statusBar().showMessage(text, 6000)
@@ -319,8 +356,10 @@ class MainWindow(QMainWindow):
             name = path.name
         else:
             name = str(self.document.graph.meta.get("title") or "Untitled")
-        self.setWindowTitle(f"{name}[*] — Reelgraph")
-        self.setWindowModified(self.document.modified)
+        project = self.timeline.document
+        episode = f" · {project.path.name}" if project.path is not None else ""
+        self.setWindowTitle(f"{name}[*]{episode} — Reelgraph")
+        self.setWindowModified(self.document.modified or project.modified)
 
     def _update_counts(self, *_: object) -> None:
         count = len(self.document.graph.nodes)
@@ -389,9 +428,11 @@ class MainWindow(QMainWindow):
 
     # ----- closing ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.files.maybe_save():
+        if not self.files.maybe_save() or not self.timeline.may_close():
             event.ignore()
             return
+        QApplication.instance().focusChanged.disconnect(self._focus_changed)
+        self.timeline.shutdown()
         self.run_controller.shutdown()
         self.save_layout()
         self.files.close_session()

@@ -101,6 +101,11 @@ class RunController(QObject):
     def running(self) -> bool:
         return self.handle is not None
 
+    @property
+    def last_graph(self) -> Graph | None:
+        """The snapshot of the workflow the latest run started from (what made its outputs)."""
+        return self._graph
+
     # ----- starting and stopping -------------------------------------------------------------
     def run(self, targets: list[str] | None = None) -> bool:
         """Submit a snapshot of the workflow; False when it cannot start (the log says why)."""

@@ -96,3 +96,26 @@ class SetGraph(QUndoCommand):
 
     def undo(self) -> None:
         self.document._put_graph(self.graph_id, self.before)
+
+
+class SetTrackFields(QUndoCommand):
+    """Changes a track's own fields (name, muted, gain_db); its clips are untouched."""
+
+    def __init__(self, document: "ProjectDocument", text: str, track_id: str, fields: dict[str, object]) -> None:
+        super().__init__(text)
+        self.document, self.track_id = document, track_id
+        track = find_track(document.project.timeline, track_id)
+        self.after = dict(fields)
+        self.before = {name: getattr(track, name) for name in fields}
+
+    def redo(self) -> None:
+        self._apply(self.after)
+
+    def undo(self) -> None:
+        self._apply(self.before)
+
+    def _apply(self, fields: dict[str, object]) -> None:
+        track = find_track(self.document.project.timeline, self.track_id)
+        for name, value in fields.items():
+            setattr(track, name, value)
+        self.document.changed.emit()

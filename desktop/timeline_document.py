@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from desktop.timeline_commands import SetGraph, TimelineEdit, TimelineState, capture, restore
+from desktop.timeline_commands import SetGraph, SetTrackFields, TimelineEdit, TimelineState, capture, restore
 from nodes import timeline_edits as edits
 from nodes.graph import Graph
 from nodes.timeline import AUDIO_KINDS, Clip, FileSource, GraphSource, ImageSource, Marker, Project, Source, Track
@@ -160,6 +160,25 @@ class ProjectDocument(QObject):
 
         self._edit(f"Add {kind} track", [], add, rows=True)
         return track_id
+
+    def set_track(self, track_id: str, **fields: Any) -> None:
+        """Rename, mute or set the gain of a track (one undo step: "Mute track", "Rename track" ...)."""
+        track = self.track(track_id)
+        allowed = {"name": str, "muted": bool, "gain_db": (int, float)}
+        for name, value in fields.items():
+            if name not in allowed or isinstance(value, bool) is not (allowed[name] is bool) \
+                    or not isinstance(value, allowed[name]):
+                raise TimelineEditRefused(f"A track's {name!r} cannot be set to {value!r}.")
+        if "gain_db" in fields and not track.is_audio:
+            raise TimelineEditRefused("Only audio tracks have a gain.")
+        changed = {name: value for name, value in fields.items() if getattr(track, name) != value}
+        if not changed:
+            return
+        if set(changed) == {"muted"}:
+            text = "Mute track" if changed["muted"] else "Unmute track"
+        else:
+            text = "Rename track" if set(changed) == {"name"} else "Change track"
+        self.undo_stack.push(SetTrackFields(self, text, track_id, changed))
 
     def add_clip(self, track_id: str, source: Source, start: float, *, source_in: float = 0.0,
                  source_out: float | None = None, name: str = "") -> str:

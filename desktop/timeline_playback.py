@@ -103,10 +103,10 @@ class TimelinePlayer(QObject):
 
     @property
     def duration(self) -> float:
-        """Seconds to the end of the last clip (as prepared; the document's until then)."""
-        if self._preview is not None:
-            return self._preview.duration
-        return float(self.document.duration())
+        """Seconds to the end of the last clip: the document's, or the prepared timeline's when longer
+        (a preparation of the project as it was may still be in use while the new one is made)."""
+        prepared = self._preview.duration if self._preview is not None else 0.0
+        return max(prepared, float(self.document.duration()))
 
     @property
     def fps(self) -> float:

@@ -208,3 +208,18 @@ def test_a_stored_graph_stays_while_a_clip_shows_it_and_leaves_with_undo(qtbot: 
         document.undo_stack.undo()
     assert list(document.project.graphs) == [graph_id]
     assert document.project.graphs[graph_id].to_dict() == graph.to_dict()
+
+
+def test_muting_a_track_is_one_undo_step_and_bad_values_are_refused(qtbot: Any) -> None:
+    document = ProjectDocument(Project(Timeline(video_tracks=[Track("V1")], audio_tracks=[Track("A1", "music")])))
+    document.set_track("A1", muted=True)
+    document.set_track("A1", name="Score", gain_db=-6.0)
+    assert document.track("A1").muted and document.track("A1").name == "Score"
+    assert document.undo_stack.text(0) == "Mute track" and document.undo_stack.count() == 2
+    with pytest.raises(TimelineEditRefused):
+        document.set_track("V1", gain_db=3.0)
+    with pytest.raises(TimelineEditRefused):
+        document.set_track("V1", muted="yes")
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    assert not document.track("A1").muted and document.track("A1").name == "" and document.track("A1").gain_db == 0
