@@ -30,12 +30,10 @@ def decibels_to_gain(decibels: float) -> float:
 
 
 def conform(audio: Audio, rate: int, channels: int) -> np.ndarray:
-    """``audio``'s samples at the mix's rate and channel count. Mono is copied to every
-    channel at full level (as the video nodes do; FFmpeg's resampler would lower it 3 dB)."""
+    """``audio``'s samples at the mix's rate and channel count (mono copied to every channel
+    at full level, as :func:`nodes.media_files.resample_audio` does)."""
     from nodes.media_files import resample_audio
 
-    if audio.channels == 1:
-        return spread(resample_audio(audio, rate, 1).samples, channels)
     return np.ascontiguousarray(resample_audio(audio, rate, channels).samples, np.float32)
 
 

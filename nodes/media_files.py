@@ -200,7 +200,8 @@ def _retimed(frames: Iterator[tuple[Any, float]], start: float, end: float | Non
 def read_audio(path: str | os.PathLike[str], start: float = 0.0, end: float | None = None,
                rate: int = 48000, channels: int = 2) -> Audio:
     """The sound of ``path`` from ``start`` to ``end`` seconds, converted to ``rate`` Hz
-    and ``channels`` channels (PyAV's resampler up- or down-mixes).
+    and ``channels`` channels (PyAV's resampler down-mixes; mono is copied to every
+    channel at full level, as the mixer and the video nodes do).
 
     Sample 0 is the moment ``start``: a stream that begins late is preceded by
     silence, so the sound stays in step with the pictures of the same file. The
@@ -216,6 +217,8 @@ def read_audio(path: str | os.PathLike[str], start: float = 0.0, end: float | No
     info = probe(path)
     if not info.has_audio:
         raise MediaError(f"{display_name(path)} has no sound")
+    if info.audio_channels == 1 and channels > 1:
+        return spread_mono(read_audio(path, start, end, rate, 1), channels)
     container = open_media(path)
     try:
         stream = container.streams.audio[0]
@@ -306,6 +309,8 @@ def resample_audio(audio: Audio, rate: int, channels: int | None = None) -> Audi
         raise MediaError(f"the channel count {channels} must be 1 to 16")
     if rate == audio.rate and channels == audio.channels:
         return audio
+    if audio.channels == 1 and channels > 1:
+        return spread_mono(resample_audio(audio, rate, 1), channels)
     if audio.samples.shape[1] == 0:
         return Audio(np.zeros((channels, 0), np.float32), rate)
     if not np.isfinite(audio.samples).all():
@@ -330,7 +335,13 @@ def resample_audio(audio: Audio, rate: int, channels: int | None = None) -> Audi
     return Audio(np.ascontiguousarray(samples[:, :wanted], dtype=np.float32), rate)
 
 
+def spread_mono(audio: Audio, channels: int) -> Audio:
+    """Mono sound copied to ``channels`` channels at full level (FFmpeg's up-mix would lower it 3 dB,
+    so one voice would sound quieter read from a file than mixed on the timeline)."""
+    return Audio(np.ascontiguousarray(np.repeat(audio.samples, channels, axis=0), np.float32), audio.rate)
+
+
 __all__ = [
     "AUDIO_CODECS", "AUDIO_FILE_FORMATS", "MediaError", "MediaInfo", "PRESETS", "VIDEO_CODECS", "VideoWriter",
-    "load_video", "probe", "read_audio", "read_frames", "resample_audio", "write_audio_file",
+    "load_video", "probe", "read_audio", "read_frames", "resample_audio", "spread_mono", "write_audio_file",
 ]

@@ -492,3 +492,18 @@ def test_overwriting_replaces_the_old_file_only_when_the_new_one_is_finished(tmp
     assert probe(target).frame_count == 10  # still the old take while the new one is written
     writer.close()
     assert probe(target).frame_count == 1
+
+
+def test_a_mono_voice_keeps_its_level_when_read_or_converted_to_stereo(tmp_path):
+    """Read from a file or mixed on the timeline, one voice sounds equally loud."""
+    from nodes.media_files import read_audio, resample_audio, write_audio_file
+    from nodes.types import Audio
+
+    tone = Audio((0.5 * np.sin(np.linspace(0, 440 * 2 * np.pi, 48000))).astype(np.float32)[None, :], 48000)
+    path = write_audio_file(tmp_path / "voice.wav", tone, "wav")
+    read = read_audio(path, rate=48000, channels=2)
+    converted = resample_audio(tone, 48000, 2)
+    for stereo in (read, converted):
+        assert stereo.samples.shape == (2, 48000)
+        assert np.abs(stereo.samples).max() == pytest.approx(0.5, abs=0.01)
+        assert np.array_equal(stereo.samples[0], stereo.samples[1])
