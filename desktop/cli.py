@@ -7,6 +7,8 @@ without a display.
     reelgraph nodes [--json]
     reelgraph models [--folder DIR] [--json]
     reelgraph render PROJECT --preset low|high|social [-o FILE] [--range START END]
+    reelgraph queue add|list|show|cancel|retry|delete|pause|resume|move|clear|work|watch ...
+                                  (the render queue: desktop/cli_queue.py)
 
 Exit status of ``run``: 0 when every node ran, 1 when a node failed (or the run was
 cancelled), 2 when the workflow is invalid (the validation report is printed).
@@ -102,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("nodes", help="list every node type")
     listing.add_argument("--json", action="store_true", help="every spec as JSON")
     listing.set_defaults(handler=_nodes)
+
+    from desktop.cli_queue import add_queue_parser
+
+    add_queue_parser(commands)
     return parser
 
 

@@ -27,7 +27,7 @@ from gpu.events import RunEvent, RunResult
 from gpu.lanes import Lanes
 from gpu.pipelines import ModelService
 from gpu.plan import Plan, make_plan
-from gpu.scheduler import EventCallback, RunScheduler
+from gpu.scheduler import EventCallback, OutputsCallback, RunScheduler
 from nodes.context import CancelToken
 from nodes.graph import Graph
 from nodes.registry import NodeRegistry, default_registry
@@ -108,9 +108,10 @@ class Executor:
         self._in_flight: set[RunScheduler] = set()
         self._lock = threading.Lock()
 
-    def plan(self, graph: Graph, targets: list[str] | None = None) -> Plan:
+    def plan(self, graph: Graph, targets: list[str] | None = None, output_dir: str | Path | None = None) -> Plan:
         """What a run would do now: validates (WorkflowError when invalid) and checks the cache."""
-        return make_plan(graph, self.registry, self.cache, targets, str(self.output_dir.resolve()))
+        folder = Path(output_dir) if output_dir is not None else self.output_dir
+        return make_plan(graph, self.registry, self.cache, targets, str(folder.resolve()))
 
     def run(
         self,
@@ -118,15 +119,21 @@ class Executor:
         targets: list[str] | None = None,
         cancel: CancelToken | None = None,
         on_event: Callable[[RunEvent], None] | None = None,
+        *,
+        output_dir: str | Path | None = None,
+        on_outputs: OutputsCallback | None = None,
     ) -> RunResult:
         """Run the graph (or just what ``targets`` need) and wait for it.
 
         Raises WorkflowError, with the full validation report, before anything runs
         when the graph is invalid. Node failures do not raise: they are in ``.errors``.
+        ``output_dir`` replaces the executor's folder for this run's output nodes;
+        ``on_outputs(step, outputs)`` hears of each node that finishes before its
+        dependents start (the render queue checkpoints there).
         """
         cancel = cancel or CancelToken()
-        plan = self.plan(graph, targets)
-        scheduler = self._scheduler(graph, plan, cancel, on_event, _new_run_id())
+        plan = self.plan(graph, targets, output_dir)
+        scheduler = self._scheduler(graph, plan, cancel, on_event, _new_run_id(), output_dir, on_outputs)
         try:
             return scheduler.execute()
         finally:
@@ -138,17 +145,21 @@ class Executor:
         targets: list[str] | None = None,
         cancel: CancelToken | None = None,
         on_event: EventCallback | None = None,
+        *,
+        output_dir: str | Path | None = None,
+        on_outputs: OutputsCallback | None = None,
     ) -> RunHandle:
         """Start a run in the background and return its handle at once.
 
         The graph is validated and planned before this returns (WorkflowError when
         invalid); later edits to ``graph`` do not change the run in flight.
+        ``output_dir`` and ``on_outputs`` are as for :meth:`run`.
         """
         cancel = cancel or CancelToken()
-        plan = self.plan(graph, targets)
+        plan = self.plan(graph, targets, output_dir)
         run_id = _new_run_id()
         handle = RunHandle(run_id, cancel, plan)
-        scheduler = self._scheduler(graph, plan, cancel, on_event, run_id)
+        scheduler = self._scheduler(graph, plan, cancel, on_event, run_id, output_dir, on_outputs)
 
         def drive() -> None:
             try:
@@ -183,10 +194,12 @@ class Executor:
         self.close()
 
     def _scheduler(
-        self, graph: Graph, plan: Plan, cancel: CancelToken, on_event: EventCallback | None, run_id: str
+        self, graph: Graph, plan: Plan, cancel: CancelToken, on_event: EventCallback | None, run_id: str,
+        output_dir: str | Path | None = None, on_outputs: OutputsCallback | None = None,
     ) -> RunScheduler:
-        scheduler = RunScheduler(run_id, graph, plan, self.lanes, self.cache, cancel, on_event, self.output_dir,
-                                 self.models, self.previews)
+        folder = Path(output_dir) if output_dir is not None else self.output_dir
+        scheduler = RunScheduler(run_id, graph, plan, self.lanes, self.cache, cancel, on_event, folder,
+                                 self.models, self.previews, on_outputs)
         with self._lock:
             self._in_flight.add(scheduler)
         return scheduler

@@ -34,6 +34,8 @@ from nodes.spec import NodeFailure
 log = logging.getLogger("reelgraph.executor")
 
 EventCallback = Callable[[RunEvent], None]
+#: Told of each node that finished, with its outputs, before any dependent starts.
+OutputsCallback = Callable[[Step, tuple[Any, ...]], None]
 #: What a finished node sends back: the step, its outputs or the exception, seconds taken.
 Completion = tuple[Step, "tuple[Any, ...] | None", "BaseException | None", float]
 
@@ -51,6 +53,7 @@ class RunScheduler:
         output_dir: Path,
         models: Any = None,
         previews: bool = True,
+        on_outputs: OutputsCallback | None = None,
     ) -> None:
         self.run_id = run_id
         self.graph = graph
@@ -62,6 +65,7 @@ class RunScheduler:
         self.output_dir = output_dir
         self.models = models
         self.previews = previews
+        self.on_outputs = on_outputs
         self.values: dict[str, tuple[Any, ...]] = dict(plan.cached)
         self.result = RunResult(run_id, list(plan.targets), cached=list(plan.cached), warnings=list(plan.warnings))
         self.completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
@@ -176,6 +180,11 @@ class RunScheduler:
         self.result.executed.append(node_id)
         if not step.volatile:
             self.cache.put(step.key, outputs)  # type: ignore[arg-type]
+        if self.on_outputs is not None:
+            try:
+                self.on_outputs(step, outputs)  # type: ignore[arg-type]
+            except Exception:  # a listener that cannot save must not fail the node
+                log.exception("an outputs listener failed on node %s", node_id)
         if self.on_event is not None:
             self._emit(NODE_FINISHED, node_id, step.spec.type_name, elapsed=elapsed)
         steps = self.plan.steps
