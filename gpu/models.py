@@ -33,6 +33,11 @@ PARKED = "parked"
 Result = TypeVar("Result")
 
 
+class OutOfMemory(NodeFailure):
+    """Memory ran out even after every other model was freed: a clear failure for the creator,
+    and one the render queue may try again later (when other work has let go of memory)."""
+
+
 @dataclass
 class LoadedModel:
     key: Hashable
@@ -184,7 +189,7 @@ class ModelCache:
             if not is_out_of_memory(error):
                 raise
             self.free(device, keep=None)
-            raise NodeFailure(
+            raise OutOfMemory(
                 f"ran out of {'GPU' if device != 'cpu' else ''} memory on {device} during {what}, even after "
                 "freeing every other model; try a smaller size, fewer frames or a smaller batch"
             ) from None

@@ -25,7 +25,6 @@ is recorded on the job.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 import time
@@ -48,10 +47,8 @@ log = logging.getLogger("reelgraph.queue")
 PASSING_FAILURES = frozenset({
     "MemoryError", "OutOfMemoryError", "OSError", "IOError", "TimeoutError", "ConnectionError",
     "ConnectionResetError", "ConnectionAbortedError", "ConnectionRefusedError", "BrokenPipeError",
-    "InterruptedError", "BlockingIOError",
+    "InterruptedError", "BlockingIOError", "OutOfMemory",
 })
-#: What the model cache says when memory ran out even after it freed every other model.
-OUT_OF_MEMORY = re.compile(r"ran out of .*memory", re.IGNORECASE)
 
 JobEventCallback = Callable[[Job, RunEvent], None]
 JobCallback = Callable[[Job], None]
@@ -72,9 +69,7 @@ class RetryPolicy:
 
 def is_passing(error: NodeError) -> bool:
     """A failure worth another try: memory (after freeing) or I/O, not a bad input."""
-    if error.exception_type in PASSING_FAILURES:
-        return True
-    return error.exception_type == "NodeFailure" and bool(OUT_OF_MEMORY.search(error.message))
+    return error.exception_type in PASSING_FAILURES
 
 
 class QueueWorker:
