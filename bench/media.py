@@ -169,12 +169,16 @@ def throughput(folder: Path, seconds: float, rounds: int) -> None:
     with Executor(registry, output_dir=folder, previews=False) as executor:
         print(f"throughput, LOW {LOW.width}×{LOW.height} at {LOW.fps:g} fps (x264 {LOW.encoder_preset}, "
               f"crf {LOW.crf}, yuv420p, AAC 48 kHz), median of {rounds} turns each:")
-        for kind, project in (("generated clips (graph outputs in memory)", generated_project(folder, seconds)),
-                              ("a video file, decoded while exporting", timeline_project(folder, seconds, False))):
-            compare(folder, project, executor, kind, rounds)
+        for kind, project, decodes in (
+                ("generated clips (graph outputs in memory)", generated_project(folder, seconds), False),
+                ("a video file, decoded while exporting", timeline_project(folder, seconds, False), True)):
+            compare(folder, project, executor, kind, rounds, decodes)
 
 
-def compare(folder: Path, project: Project, executor: Executor, kind: str, rounds: int) -> None:
+def compare(folder: Path, project: Project, executor: Executor, kind: str, rounds: int, decodes: bool) -> None:
+    """Ours against ffmpeg encoding the frames we compose; when our export decodes a source file,
+    also against ffmpeg decoding that file (looped to as many frames) and encoding it, so both
+    sides pay for decoding."""
     values, source_lengths = compute_graph_outputs(project, executor, CancelToken(), lambda *_: None)
     frames = _dump_composed(project, values, source_lengths, folder / "frames.rgb", folder / "sound.f32")
     command = ["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "1280x720",
@@ -182,7 +186,12 @@ def compare(folder: Path, project: Project, executor: Executor, kind: str, round
                "-ac", "2", "-i", str(folder / "sound.f32"), "-c:v", "libx264", "-preset", LOW.encoder_preset,
                "-crf", str(LOW.crf), "-pix_fmt", "yuv420p", "-vf", "scale=out_color_matrix=bt709:out_range=tv",
                "-c:a", "aac", "-movflags", "+faststart", str(folder / "ffmpeg.mp4")]
-    ours, theirs = [], []
+    decoding = ["ffmpeg", "-y", "-loglevel", "error", "-stream_loop", "-1", "-i", str(folder / "scene.mp4"),
+                "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2", "-i", str(folder / "sound.f32"),
+                "-frames:v", str(frames), "-r", f"{LOW.fps:g}", "-c:v", "libx264", "-preset", LOW.encoder_preset,
+                "-crf", str(LOW.crf), "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "-movflags", "+faststart",
+                str(folder / "ffmpeg-decoding.mp4")]
+    ours, theirs, decoded = [], [], []
     for _ in range(rounds):
         began = time.perf_counter()
         result = render_project(project, LOW, folder / "ours.mp4", executor=executor, check=False)
@@ -190,6 +199,10 @@ def compare(folder: Path, project: Project, executor: Executor, kind: str, round
         began = time.perf_counter()
         subprocess.run(command, check=True)
         theirs.append(time.perf_counter() - began)
+        if decodes:
+            began = time.perf_counter()
+            subprocess.run(decoding, check=True)
+            decoded.append(time.perf_counter() - began)
     (folder / "frames.rgb").unlink()
     assert result.frames == frames
     mine, reference = statistics.median(ours), statistics.median(theirs)
@@ -198,6 +211,11 @@ def compare(folder: Path, project: Project, executor: Executor, kind: str, round
           f"{reference:6.2f} s {frames / reference:6.1f} fps")
     print(f"    ratio ours/ffmpeg: {reference / mine:.2f}×  (target ≥ 0.8×; turn by turn: "
           f"{', '.join(f'{b / a:.2f}' for a, b in zip(ours, theirs))})")
+    if decoded:
+        both = statistics.median(decoded)
+        print(f"    ffmpeg CLI decoding the same source file and encoding {frames} frames: {both:6.2f} s "
+              f"{frames / both:6.1f} fps; ratio ours/ffmpeg: {both / mine:.2f}×  (turn by turn: "
+              f"{', '.join(f'{b / a:.2f}' for a, b in zip(ours, decoded))})")
 
 
 def _dump_composed(project: Project, values: dict[str, Any], source_lengths: dict[str, float], raw: Path,

@@ -203,6 +203,7 @@ class VideoWriter:
             raise MediaError(f"cannot write {self.path.name}: the codec {codec!r} is not one of "
                              f"{', '.join(VIDEO_CODECS)}")
         self._closed = True  # until it is open: nothing to clean up if the arguments are refused
+        self._converter: Any = None
         if not (_whole(width) and _whole(height) and 1 <= width <= 16384 and 1 <= height <= 16384):
             raise MediaError(f"cannot write {self.path.name}: the size {width}×{height} must be 1 to 16384 "
                              "pixels a side")
@@ -322,7 +323,11 @@ class VideoWriter:
         if self._pad != (0, 0):
             array = np.pad(array, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), mode="edge")
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
-        picture = picture.reformat(format="yuv420p", dst_colorspace=1, dst_color_range=1)
+        if self._converter is None:  # one scaler context for the whole file (a new one per frame costs ~2 ms)
+            from av.video.reformatter import VideoReformatter
+
+            self._converter = VideoReformatter()
+        picture = self._converter.reformat(picture, format="yuv420p", dst_colorspace=1, dst_color_range=1)
         picture.pts = self.frames_written
         picture.time_base = self._frame_time_base
         try:
