@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from nodes.types import estimate_bytes
 
@@ -64,6 +64,18 @@ class OutputCache:
                 self._bytes -= evicted_size
                 self._evictions += 1
         return True
+
+    def discard(self, keys: Iterable[str]) -> int:
+        """Forget these entries (outputs their owner knows will never be asked for again, such
+        as a live canvas's superseded strokes) so they do not push useful ones out; returns how many."""
+        dropped = 0
+        with self._lock:
+            for key in keys:
+                entry = self._entries.pop(key, None)
+                if entry is not None:
+                    self._bytes -= entry[1]
+                    dropped += 1
+        return dropped
 
     def __contains__(self, key: object) -> bool:
         with self._lock:

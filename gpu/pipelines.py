@@ -8,12 +8,15 @@ once as adapters and switched per call; a VAE override is swapped in per call.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from gpu.models import ModelCache
+from gpu.prompt_embeddings import PromptEmbeddings
 from nodes.models import (
     CHECKPOINT, FAMILIES, LANGUAGE_MODEL, SPEECH_MODEL, TINY_AUTOENCODER, ModelError, ModelRef, estimate_load_bytes,
     models_folder, read_safetensors_header,
@@ -44,6 +47,8 @@ class ModelService:
         self.cache = cache if cache is not None else ModelCache()
         self.folder = folder
         self._lock = threading.Lock()
+        #: Encoded prompts, reused while the prompt does not change (``gpu/prompt_embeddings.py``).
+        self.prompts = PromptEmbeddings()
 
     # ----- dtypes ------------------------------------------------------------------------
     def dtype(self, device: str, ref: ModelRef) -> Any:
@@ -84,6 +89,12 @@ class ModelService:
                 controlnet.name,
             )
         return derived_pipeline(base, task, control)
+
+    def prompt_embeddings(self, ref: ModelRef, pipe: Any, device: str, prompt: str, negative: str,
+                          guidance: bool) -> dict[str, Any] | None:
+        """``prompt_embeds=...`` arguments for ``pipe``, encoded once per prompt; None
+        for pipelines that must be handed the prompt as text."""
+        return self.prompts.arguments(ref, pipe, device, prompt, negative, guidance)
 
     def run_guarded(self, device: str, ref: ModelRef, work: Callable[[], Any], what: str) -> Any:
         """Run ``work`` with the cache's free-and-retry-once answer to out-of-memory."""
@@ -162,15 +173,30 @@ class ModelService:
             pipe.vae = own
             return
         vae_ref = ref.vae
-        pipe.vae = self.cache.get(("vae", vae_ref.base_key, str(dtype)), device,
-                                  lambda: load_vae(vae_ref, dtype), estimate_bytes(vae_ref, dtype, self.folder),
-                                  vae_ref.name)
+        vae = self.cache.get(("vae", vae_ref.base_key, str(dtype)), device,
+                             lambda: load_vae(vae_ref, dtype), estimate_bytes(vae_ref, dtype, self.folder),
+                             vae_ref.name)
+        if vae_scale(vae) != vae_scale(own):
+            raise ModelError(f"the VAE {vae_ref.name} does not fit {ref.name}: it shrinks pictures {vae_scale(vae)}× "
+                             f"and the model's own {vae_scale(own)}×; pick a VAE made for this model family")
+        pipe.vae = vae
 
 
 def estimate_bytes(ref: ModelRef, dtype: Any, folder: Path | None) -> int:
     if ref.is_hub_id:
         return 0
-    return estimate_load_bytes(Path(ref.source), getattr(dtype, "itemsize", 4))
+    try:
+        changed = os.stat(ref.source).st_mtime_ns
+    except OSError:
+        changed = None
+    return _estimate_once(ref.source, getattr(dtype, "itemsize", 4), changed)
+
+
+@functools.lru_cache(maxsize=256)
+def _estimate_once(source: str, itemsize: int, changed: int | None) -> int:
+    """Reading a checkpoint's tensor table takes milliseconds (7 ms for an SD UNet):
+    once per file version, not on every node that asks for the warm model."""
+    return estimate_load_bytes(Path(source), itemsize)
 
 
 def derived_pipeline(base: Any, task: str, controlnet: Any = None) -> Any:
@@ -232,10 +258,28 @@ def load_controlnet(ref: ModelRef, dtype: Any) -> Any:
     return _load_component(ControlNetModel, ref, dtype, "ControlNet")
 
 
-def load_vae(ref: ModelRef, dtype: Any) -> Any:
-    from diffusers import AutoencoderKL
+def vae_scale(vae: Any) -> int:
+    """How many times a VAE shrinks each side of a picture into latents."""
+    return 2 ** (len(vae.config.block_out_channels) - 1)
 
-    return _load_component(AutoencoderKL, ref, dtype, "VAE")
+
+def is_tiny_autoencoder(path: Path) -> bool:
+    """A TAESD-family folder (``AutoencoderTiny`` in its config.json)."""
+    import json
+
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("_class_name") == "AutoencoderTiny"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_vae(ref: ModelRef, dtype: Any) -> Any:
+    """A VAE override; a tiny autoencoder (TAESD) as one decodes (and encodes) in a
+    fraction of the time, which the live sketch canvas uses."""
+    from diffusers import AutoencoderKL, AutoencoderTiny
+
+    model_class = AutoencoderTiny if is_tiny_autoencoder(Path(ref.source)) else AutoencoderKL
+    return _load_component(model_class, ref, dtype, "VAE")
 
 
 def _load_component(model_class: Any, ref: ModelRef, dtype: Any, what: str) -> Any:

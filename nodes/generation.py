@@ -26,6 +26,10 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "unipc": ("UniPCMultistepScheduler", {}),
     "lcm": ("LCMScheduler", {}),
     "heun": ("HeunDiscreteScheduler", {}),
+    # Few-step models (SD-Turbo, SDXL-Turbo, Lightning, Hyper-SD) are trained on the last
+    # timesteps: "trailing" spacing starts their schedule there, as diffusers advises.
+    "euler_trailing": ("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}),
+    "ddim_trailing": ("DDIMScheduler", {"timestep_spacing": "trailing"}),
 }
 VIDEO_FAMILIES = {"svd", "wan", "ltx"}
 IMAGE_FAMILIES = {"sd15", "sd2", "sdxl", "flux", "unknown"}
@@ -49,7 +53,12 @@ def use_scheduler(pipe: Any, name: str) -> None:
     if not class_name:
         pipe.scheduler = own
         return
-    pipe.scheduler = getattr(diffusers, class_name).from_config(own.config, **extra)
+    # Made once per pipeline (from_config costs ~2 ms, a real share of a one-step live
+    # picture); a scheduler starts afresh at every call's set_timesteps, like the own one.
+    made: dict[str, Any] = pipe.__dict__.setdefault("_reelgraph_schedulers", {})
+    if name not in made:
+        made[name] = getattr(diffusers, class_name).from_config(own.config, **extra)
+    pipe.scheduler = made[name]
 
 
 def generator(seed: int) -> Any:

@@ -36,6 +36,7 @@ BUILTIN_MODULES = (
     "nodes.library.video_editing",
     "nodes.library.video_checks",
     "nodes.library.speech",
+    "nodes.library.live",
 )
 
 

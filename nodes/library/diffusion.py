@@ -80,15 +80,42 @@ class DenoisingReporter(StepReporter):
         return super().__call__(pipe, step, timestep, tensors)
 
 
-def denoise(ctx: Any, model: ModelRef, pipe: Any, scheduler: str, steps: int, seed: int, what: str,
+def generators(seed: int | Sequence[int]) -> Any:
+    """One generator for one seed; a list of them, one per picture, for a batch of seeds
+    (each picture then gets the noise its seed alone would give)."""
+    if isinstance(seed, int):
+        return generator(seed)
+    return [generator(one) for one in seed]
+
+
+def encoded_prompt(ctx: Any, model: ModelRef, pipe: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Swap ``prompt``/``negative_prompt`` for embeddings the model service keeps, so a
+    prompt that did not change is not encoded again (the live canvas paints the same
+    prompt on every stroke). The same tensors the pipeline would make: same pixels."""
+    embeddings = getattr(ctx.models, "prompt_embeddings", None)
+    if embeddings is None or not isinstance(arguments.get("prompt"), str):
+        return arguments
+    found = embeddings(model, pipe, ctx.device, arguments["prompt"], arguments.get("negative_prompt") or "",
+                       float(arguments.get("guidance_scale", 0.0)) > 1.0)
+    if found is None:
+        return arguments
+    rest = {name: value for name, value in arguments.items() if name not in ("prompt", "negative_prompt")}
+    return {**rest, **found}
+
+
+def denoise(ctx: Any, model: ModelRef, pipe: Any, scheduler: str, steps: int, seed: int | Sequence[int], what: str,
             **arguments: Any) -> list[np.ndarray]:
-    """Run ``pipe`` with progress, previews and cancellation between steps; uint8 pictures."""
+    """Run ``pipe`` with progress, previews and cancellation between steps; uint8 pictures.
+    A list of seeds paints one picture per seed in one batched call."""
     use_scheduler(pipe, scheduler)
     reporter = DenoisingReporter(ctx, steps, model.family, decoder_for(ctx, model))
+    arguments = encoded_prompt(ctx, model, pipe, arguments)
+    if not isinstance(seed, int):
+        arguments["num_images_per_prompt"] = len(seed)
 
     def paint() -> Any:
         return pipe(
-            num_inference_steps=steps, generator=generator(seed), output_type="np",
+            num_inference_steps=steps, generator=generators(seed), output_type="np",
             callback_on_step_end=reporter, callback_on_step_end_tensor_inputs=["latents"], **arguments,
         ).images
 
@@ -149,17 +176,19 @@ def unchanged(ctx: Any, picture: np.ndarray) -> np.ndarray:
     return picture
 
 
-def repaint(ctx: Any, model: ModelRef, picture: np.ndarray, prompt: str, negative: str, seed: int, steps: int,
-            cfg: float, scheduler: str, strength: float) -> np.ndarray:
-    """Image-to-image: noise the picture by ``strength`` and denoise it towards the prompt."""
+def repaint(ctx: Any, model: ModelRef, picture: np.ndarray, prompt: str, negative: str, seed: int | Sequence[int],
+            steps: int, cfg: float, scheduler: str, strength: float) -> list[np.ndarray]:
+    """Image-to-image: noise the picture by ``strength`` and denoise it towards the prompt
+    (one picture per seed when given several)."""
+    count = 1 if isinstance(seed, int) else len(seed)
     if strength == 0:
-        return unchanged(ctx, picture)
+        return [unchanged(ctx, picture)] * count
     require_a_step(strength, steps)
     pipe = ctx.models.pipeline(model, ctx.device, "img2img", progress=download_progress(ctx))
     height, width = picture.shape[:2]
-    return denoise(ctx, model, pipe, scheduler, steps, seed, f"a {width}×{height} picture", prompt=prompt,
-                   negative_prompt=negative or None, guidance_scale=cfg, image=to_pil(picture),
-                   strength=strength)[0]
+    what = f"a {width}×{height} picture" if count == 1 else f"{count} {width}×{height} pictures"
+    return denoise(ctx, model, pipe, scheduler, steps, seed, what, prompt=prompt, negative_prompt=negative or None,
+                   guidance_scale=cfg, image=to_pil(picture), strength=strength)
 
 
 @node("diffusion.ImageToImage", category="diffusion",
@@ -171,7 +200,7 @@ def image_to_image(ctx: Any, model: ModelRef, image: np.ndarray, prompt: str, se
                    scheduler: str, strength: float, negative: str = "") -> np.ndarray:
     require_family(model, IMAGE_FAMILIES, STILLS_ONLY)
     picture = working_picture(image, "image")
-    return repaint(ctx, model, picture, prompt, negative, seed, steps, cfg, scheduler, strength)
+    return repaint(ctx, model, picture, prompt, negative, seed, steps, cfg, scheduler, strength)[0]
 
 
 def matching_mask(mask: Any, image: np.ndarray, picture: np.ndarray) -> np.ndarray:
@@ -233,6 +262,15 @@ def light_lines_on_dark(sketch: np.ndarray) -> np.ndarray:
 def sketch_to_image(ctx: Any, model: ModelRef, sketch: np.ndarray, prompt: str, seed: int, steps: int, cfg: float,
                     scheduler: str, control_strength: float, strength: float, negative: str = "",
                     controlnet: ModelRef | None = None) -> np.ndarray:
+    return paint_sketch(ctx, model, sketch, prompt, negative, seed, steps, cfg, scheduler, control_strength,
+                        strength, controlnet)[0]
+
+
+def paint_sketch(ctx: Any, model: ModelRef, sketch: np.ndarray, prompt: str, negative: str, seed: int | Sequence[int],
+                 steps: int, cfg: float, scheduler: str, control_strength: float, strength: float,
+                 controlnet: ModelRef | None) -> list[np.ndarray]:
+    """What SketchToImage does, for one seed or a batch of them in one pipeline call
+    (the live canvas's variations)."""
     require_family(model, IMAGE_FAMILIES, STILLS_ONLY)
     picture = working_picture(sketch, "sketch")
     if controlnet is None:
@@ -243,7 +281,7 @@ def sketch_to_image(ctx: Any, model: ModelRef, sketch: np.ndarray, prompt: str, 
     return denoise(ctx, model, pipe, scheduler, steps, seed, f"a {width}×{height} picture from a sketch",
                    prompt=prompt, negative_prompt=negative or None, guidance_scale=cfg,
                    image=to_pil(light_lines_on_dark(picture)), width=width, height=height,
-                   controlnet_conditioning_scale=control_strength)[0]
+                   controlnet_conditioning_scale=control_strength)
 
 
 def upscaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -277,4 +315,4 @@ def upscale(ctx: Any, model: ModelRef, image: np.ndarray, prompt: str, seed: int
     source = np.ascontiguousarray(as_image(image)[:, :, :3])
     width, height = upscaled_size(source.shape[1], source.shape[0], scale)
     enlarged = cv2.resize(source, (width, height), interpolation=cv2.INTER_LANCZOS4)
-    return repaint(ctx, model, enlarged, prompt, negative, seed, steps, cfg, scheduler, strength)
+    return repaint(ctx, model, enlarged, prompt, negative, seed, steps, cfg, scheduler, strength)[0]
