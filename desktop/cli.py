@@ -119,12 +119,9 @@ def _run(arguments: argparse.Namespace) -> int:
     from nodes.registry import default_registry
 
     registry = default_registry()
-    _report_pack_errors(registry)
-    try:
-        graph = Graph.load(arguments.workflow)
-        _apply_overrides(graph, arguments.overrides, registry)
-    except WorkflowError as error:
-        return _print_invalid(error.report, arguments.workflow, arguments.json)
+    graph, failed = load_workflow(arguments.workflow, arguments.overrides, registry, arguments.json)
+    if graph is None:
+        return failed
     events_file = _open_events(arguments.events)
     progress = None if arguments.quiet else TerminalProgress(sys.stderr)
 
@@ -176,6 +173,18 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(name)
+
+
+def load_workflow(path: Path, overrides: list[str], registry: Any, as_json: bool) -> tuple[Graph | None, int]:
+    """The workflow at ``path`` with ``--set`` overrides applied (broken node packs reported first),
+    or (None, exit code) once the reason it cannot be read has been printed."""
+    _report_pack_errors(registry)
+    try:
+        graph = Graph.load(path)
+        _apply_overrides(graph, overrides, registry)
+    except WorkflowError as error:
+        return None, _print_invalid(error.report, path, as_json)
+    return graph, 0
 
 
 def _apply_overrides(graph: Graph, overrides: list[str], registry: Any) -> None:

@@ -105,20 +105,15 @@ def add_queue_parser(commands: Any) -> None:
 
 # ----- adding ----------------------------------------------------------------------------
 def _add(arguments: argparse.Namespace) -> int:
-    from desktop.cli import _apply_overrides, _print_invalid, _report_pack_errors
+    from desktop.cli import _print_invalid, load_workflow
     from gpu.queue_batch import BatchError, expand_batch, read_batch_file
-    from nodes.graph import Graph
-    from nodes.problems import WorkflowError
     from nodes.registry import default_registry
     from nodes.validation import validate
 
     registry = default_registry()
-    _report_pack_errors(registry)
-    try:
-        graph = Graph.load(arguments.workflow)
-        _apply_overrides(graph, arguments.overrides, registry)
-    except WorkflowError as error:
-        return _print_invalid(error.report, arguments.workflow, False)
+    graph, failed = load_workflow(arguments.workflow, arguments.overrides, registry, False)
+    if graph is None:
+        return failed
     report = validate(graph, registry)
     if not report.ok:
         return _print_invalid(report, arguments.workflow, False)

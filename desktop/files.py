@@ -19,6 +19,7 @@ import stat
 from concurrent.futures import Future, ThreadPoolExecutor
 from enum import Enum
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
@@ -44,6 +45,32 @@ class UnsavedChoice(str, Enum):
     SAVE = "save"
     DISCARD = "discard"
     CANCEL = "cancel"
+
+
+def ask_unsaved(parent: QWidget | None, headline: str) -> UnsavedChoice:
+    """The "save the changes first?" question, as a modal box."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes", headline,
+                      QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                      | QMessageBox.StandardButton.Cancel, parent)
+    box.setInformativeText("Save them before going on?")
+    box.setDefaultButton(QMessageBox.StandardButton.Save)
+    answer = box.exec()
+    if answer == QMessageBox.StandardButton.Save:
+        return UnsavedChoice.SAVE
+    if answer == QMessageBox.StandardButton.Discard:
+        return UnsavedChoice.DISCARD
+    return UnsavedChoice.CANCEL
+
+
+def safe_to_go_on(modified: bool, ask: Callable[[], UnsavedChoice], save: Callable[[], bool]) -> bool:
+    """Before a document is closed or replaced: True when nothing unsaved would be lost
+    (saved now if the creator says so); False when the creator cancels or the save fails."""
+    if not modified:
+        return True
+    choice = UnsavedChoice(ask())
+    if choice is UnsavedChoice.SAVE:
+        return save()
+    return choice is UnsavedChoice.DISCARD
 
 
 class WorkflowFiles(QObject):
@@ -119,12 +146,7 @@ class WorkflowFiles(QObject):
 
     def maybe_save(self) -> bool:
         """Before closing or replacing the document: True when it is safe to go on."""
-        if not self.document.modified:
-            return True
-        choice = UnsavedChoice(self.ask_unsaved_choice())
-        if choice is UnsavedChoice.SAVE:
-            return self.save()
-        return choice is UnsavedChoice.DISCARD
+        return safe_to_go_on(self.document.modified, self.ask_unsaved_choice, self.save)
 
     def _write(self, path: Path) -> bool:
         target = path.resolve() if path.is_symlink() else path  # write through a link, never replace it
@@ -327,17 +349,7 @@ class WorkflowFiles(QObject):
 
     def ask_unsaved_choice(self) -> UnsavedChoice:
         name = self.document.path.name if self.document.path else "This workflow"
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes", f"{name} has changes that are not saved.",
-                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                          | QMessageBox.StandardButton.Cancel, self.parent_widget)
-        box.setInformativeText("Save them before going on?")
-        box.setDefaultButton(QMessageBox.StandardButton.Save)
-        answer = box.exec()
-        if answer == QMessageBox.StandardButton.Save:
-            return UnsavedChoice.SAVE
-        if answer == QMessageBox.StandardButton.Discard:
-            return UnsavedChoice.DISCARD
-        return UnsavedChoice.CANCEL
+        return ask_unsaved(self.parent_widget, f"{name} has changes that are not saved.")
 
     def ask_recover(self, candidates: list[RecoveryCandidate]) -> RecoveryCandidate | None:
         """Which copy to recover (None: discard them all)."""

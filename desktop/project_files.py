@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from desktop.files import UnsavedChoice
+from desktop.files import UnsavedChoice, ask_unsaved, safe_to_go_on
 from desktop.recovery import RecoveryStore
 from desktop.timeline_document import ProjectDocument
 from nodes.atomic_write import write_atomically
@@ -106,12 +106,7 @@ class ProjectFiles(QObject):
 
     def maybe_save(self) -> bool:
         """Before replacing the project or closing: True when it is safe to go on."""
-        if not self.document.modified:
-            return True
-        choice = UnsavedChoice(self.ask_unsaved_choice())
-        if choice is UnsavedChoice.SAVE:
-            return self.save()
-        return choice is UnsavedChoice.DISCARD
+        return safe_to_go_on(self.document.modified, self.ask_unsaved_choice, self.save)
 
     def _write(self, path: Path) -> bool:
         try:
@@ -223,17 +218,7 @@ class ProjectFiles(QObject):
 
     def ask_unsaved_choice(self) -> UnsavedChoice:
         name = self.document.path.name if self.document.path else "This project"
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes", f"{name} has timeline changes that are not "
-                          "saved.", QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                          | QMessageBox.StandardButton.Cancel, self.parent_widget)
-        box.setInformativeText("Save them before going on?")
-        box.setDefaultButton(QMessageBox.StandardButton.Save)
-        answer = box.exec()
-        if answer == QMessageBox.StandardButton.Save:
-            return UnsavedChoice.SAVE
-        if answer == QMessageBox.StandardButton.Discard:
-            return UnsavedChoice.DISCARD
-        return UnsavedChoice.CANCEL
+        return ask_unsaved(self.parent_widget, f"{name} has timeline changes that are not saved.")
 
     def ask_recover(self, description: str) -> bool:
         box = QMessageBox(QMessageBox.Icon.Question, "Recover project", "Reelgraph did not close properly last "
