@@ -25,6 +25,7 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from desktop.garbage_collection import collect_on_gui_thread
     from desktop.main_window import MainWindow, output_folder
     from desktop.preload import preload_picture_libraries
     from desktop.theme import apply_theme, icon
@@ -40,6 +41,7 @@ def run_app(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("Reelgraph")
     app.setWindowIcon(icon("reelgraph"))
     apply_theme(app)  # type: ignore[arg-type]
+    collect_on_gui_thread(app)  # Qt objects in garbage cycles must die on this thread
 
     preload_picture_libraries()
     registry = default_registry()

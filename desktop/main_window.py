@@ -23,6 +23,7 @@ from desktop.inspector import Inspector
 from desktop.log_panel import WARNING_LEVEL, LogPanel
 from desktop.panels import Panel
 from desktop.progress_panel import ProgressPanel
+from desktop.queue_panel import QueuePanel
 from desktop.run_controller import RunController
 from desktop.theme import icon
 from desktop.timeline_workspace import TimelineWorkspace
@@ -37,7 +38,7 @@ from resources import example_workflow
 log = logging.getLogger("reelgraph.desktop")
 
 #: Bump when the panels change so an old saved layout is not forced onto new panels.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 DEFAULT_SIZE = QSize(1440, 900)
 SIDE_WIDTH = 380
 BOTTOM_HEIGHT = 280
@@ -86,6 +87,8 @@ class MainWindow(QMainWindow):
         self.viewer = Viewer()
         self.progress = ProgressPanel()
         self.log_panel = LogPanel()
+        self.queue_panel = QueuePanel(None, self.executor)  # the user's render queue; this window also works it
+        self.queue_panel.setMinimumWidth(160)  # tabbed beside the log on a small screen: squeeze, never widen
         self.run_controller = RunController(self.document, self.executor, graph_view=self.graph_view,
                                             progress=self.progress, log_panel=self.log_panel,
                                             viewer=self.viewer, parent=self)
@@ -114,10 +117,11 @@ class MainWindow(QMainWindow):
         self.viewer_panel = Panel("Viewer", "viewerPanel", self.viewer, self)
         self.progress_panel = Panel("Run progress", "progressPanel", self.progress, self)
         self.log_dock = Panel("Log", "logPanel", self.log_panel, self)
+        self.queue_dock = Panel("Queue", "queuePanel", self.queue_panel, self)
         self.timeline_panel = Panel("Timeline", "timelinePanel", self.timeline.view, self)
         self.monitor_panel = Panel("Monitor", "monitorPanel", self.timeline.monitor, self)
         self.panels = [self.inspector_panel, self.viewer_panel, self.monitor_panel, self.timeline_panel,
-                       self.progress_panel, self.log_dock]
+                       self.progress_panel, self.log_dock, self.queue_dock]
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_panel)
         self.splitDockWidget(self.inspector_panel, self.viewer_panel, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.viewer_panel, self.monitor_panel)
@@ -125,6 +129,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.timeline_panel)
         self.splitDockWidget(self.timeline_panel, self.progress_panel, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.progress_panel, self.log_dock)
+        self.tabifyDockWidget(self.log_dock, self.queue_dock)
         self.progress_panel.raise_()
         self.resizeDocks([self.inspector_panel], [SIDE_WIDTH], Qt.Orientation.Horizontal)
         self.resizeDocks([self.inspector_panel, self.viewer_panel], [430, 430], Qt.Orientation.Vertical)
@@ -174,6 +179,9 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action("&Cancel run", self.run_controller.cancel, ["Esc"], "stop",
                                           "Stop the run (Esc); finished nodes stay cached")
         self.cancel_action.setEnabled(False)
+        self.queue_action = self._action("Add to &Queue", self.queue_workflow, ["Ctrl+Shift+Return"], "run",
+                                         "Add the workflow to the render queue; it renders in the background and "
+                                         "survives restarts")
         self.fit_action = self._action("&Fit view", self.graph_view.fit_all, ["Home"], "fit",
                                        "Show the whole graph (Home)")
         self.output_folder_action = self._action("Open &output folder", self.open_output_folder,
@@ -207,7 +215,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.reset_layout_action)
         run_menu = bar.addMenu("&Run")
-        run_menu.addActions([self.run_action, self.cancel_action])
+        run_menu.addActions([self.run_action, self.cancel_action, self.queue_action])
         run_menu.addSeparator()
         run_menu.addAction(self.timeline.send_action)
         run_menu.addSeparator()
@@ -267,6 +275,8 @@ class MainWindow(QMainWindow):
         self.files.autosaveFailed.connect(self._autosave_failed)
         view.filesDropped.connect(self.open_dropped_files)
         self.timeline.hint.connect(self.show_hint)
+        self.queue_panel.openGraph.connect(self._open_queued_graph)
+        self.queue_panel.message.connect(self.show_hint)
         self.timeline.document.undo_stack.cleanChanged.connect(self._update_title)
         self.timeline.document.pathChanged.connect(self._update_title)
         QApplication.instance().focusChanged.connect(self._focus_changed)
@@ -371,6 +381,22 @@ class MainWindow(QMainWindow):
         self.inspector.commit_pending()
         return self.run_controller.run()
 
+    def queue_workflow(self) -> bool:
+        """Add the workflow as it is now to the render queue (what is being typed counts)."""
+        self.inspector.commit_pending()
+        name = self.document.path.stem if self.document.path else str(self.document.graph.meta.get("title")
+                                                                       or "Untitled")
+        if self.queue_panel.add_graph(self.document.graph, name) is None:
+            self.queue_dock.reveal()
+            return False
+        self.queue_dock.reveal()
+        return True
+
+    def _open_queued_graph(self, graph: Graph) -> None:
+        """A queued job's workflow back in the editor (asking first about unsaved edits)."""
+        if self.files.maybe_save():
+            self.document.replace(graph, None)
+
     def _running_changed(self, running: bool) -> None:
         self.cancel_action.setEnabled(running)
         self.run_action.setEnabled(not running)
@@ -433,6 +459,7 @@ class MainWindow(QMainWindow):
             return
         QApplication.instance().focusChanged.disconnect(self._focus_changed)
         self.timeline.shutdown()
+        self.queue_panel.shutdown()
         self.run_controller.shutdown()
         self.save_layout()
         self.files.close_session()
