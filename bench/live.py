@@ -40,6 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT), str(ROOT / "tests"), *(entry for entry in sys.path
                                                  if Path(entry or ".").resolve() != ROOT / "bench")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from gpu.devices import quiet_waiting_cpu_threads  # noqa: E402
+
+quiet_waiting_cpu_threads()  # as the app does, before torch is imported
 
 import numpy as np  # noqa: E402
 
@@ -238,7 +241,7 @@ def measure(arguments: argparse.Namespace, folder: Path, size: int) -> None:
     reported = [timings.overhead * 1000 for _, timings in strokes]
     generation = statistics.median(models)
     threads = torch.get_num_threads() if device.kind == "cpu" else "-"
-    print(f"live sketch on {device.label} (torch threads {threads}), {size}×{size}, 1 step, "
+    print(f"live sketch on {device.label} (torch threads {threads}, OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'default')}), {size}×{size}, 1 step, "
           f"tiny decoder: {session.tiny_decoder.name if session.tiny_decoder else 'none'}")
     print(f"(a) app overhead over {arguments.repeat} strokes: median {statistics.median(overheads):.2f} ms, "
           f"p95 {percentile(overheads, 0.95):.2f} ms   [<= 15 ms]   (the session's own figure: median "

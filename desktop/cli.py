@@ -39,6 +39,9 @@ log = logging.getLogger("reelgraph")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gpu.devices import quiet_waiting_cpu_threads
+
+    quiet_waiting_cpu_threads()  # before anything imports torch
     parser = _parser()
     arguments = parser.parse_args(argv)
     if arguments.command is None:

@@ -14,6 +14,7 @@ os.environ["REELGRAPH_DEVICES"] = "cpu"
 os.environ["REELGRAPH_HOME"] = tempfile.mkdtemp(prefix="reelgraph-test-home-")
 os.environ.pop("REELGRAPH_NODES", None)
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test may reach a model hub
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it (gpu/devices.py)
 os.environ.pop("REELGRAPH_MODELS", None)
 
 
