@@ -13,19 +13,21 @@ from typing import Callable
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QUndoGroup
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QToolBar, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QTabWidget, QToolBar, QToolButton, QWidget
 
 from desktop.document import WorkflowDocument
 from desktop.files import WorkflowFiles
 from desktop.graph_view import GraphView
 from desktop.file_inputs import IMAGE_SUFFIXES
 from desktop.inspector import Inspector
+from desktop.live_sketch import LiveSketchPanel
 from desktop.log_panel import WARNING_LEVEL, LogPanel
 from desktop.panels import Panel
 from desktop.progress_panel import ProgressPanel
 from desktop.queue_panel import QueuePanel
 from desktop.run_controller import RunController
 from desktop.theme import icon
+from desktop.timeline_sending import send_picture_to_timeline
 from desktop.timeline_workspace import TimelineWorkspace
 from desktop.viewer import Viewer
 from gpu.executor import Executor
@@ -82,7 +84,15 @@ class MainWindow(QMainWindow):
         self.files = WorkflowFiles(self.document, self)
 
         self.graph_view = GraphView(self.document, self)
-        self.setCentralWidget(self.graph_view)
+        self.live_sketch = LiveSketchPanel(self.executor, self)
+        self.live_sketch.setMinimumSize(160, 160)  # on a small screen it squeezes; the window stays on screen
+        # The two big canvases share the middle: the graph, and the live sketch (which wants the room).
+        self.central_tabs = QTabWidget(self)
+        self.central_tabs.setObjectName("centralTabs")
+        self.central_tabs.setDocumentMode(True)
+        self.central_tabs.addTab(self.graph_view, icon("fit"), "Graph")
+        self.central_tabs.addTab(self.live_sketch, icon("run"), "Live Sketch")
+        self.setCentralWidget(self.central_tabs)
         self.inspector = Inspector(self.document)
         self.viewer = Viewer()
         self.progress = ProgressPanel()
@@ -182,6 +192,8 @@ class MainWindow(QMainWindow):
         self.queue_action = self._action("Add to &Queue", self.queue_workflow, ["Ctrl+Shift+Return"], "run",
                                          "Add the workflow to the render queue; it renders in the background and "
                                          "survives restarts")
+        self.live_sketch_action = self._action("&Live Sketch", self.show_live_sketch, ["Ctrl+L"], "run",
+                                               "Draw, and the picture follows the pen")
         self.fit_action = self._action("&Fit view", self.graph_view.fit_all, ["Home"], "fit",
                                        "Show the whole graph (Home)")
         self.output_folder_action = self._action("Open &output folder", self.open_output_folder,
@@ -209,6 +221,7 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.undo_action, self.redo_action])
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
+        view_menu.addAction(self.live_sketch_action)
         view_menu.addSeparator()
         for panel in self.panels:
             view_menu.addAction(panel.toggleViewAction())
@@ -276,6 +289,9 @@ class MainWindow(QMainWindow):
         view.filesDropped.connect(self.open_dropped_files)
         self.timeline.hint.connect(self.show_hint)
         self.queue_panel.openGraph.connect(self._open_queued_graph)
+        self.live_sketch.pinToGraph.connect(self._pin_to_graph)
+        self.live_sketch.pinToTimeline.connect(self._pin_to_timeline)
+        self.live_sketch.message.connect(self.show_hint)
         self.queue_panel.message.connect(self.show_hint)
         self.timeline.document.undo_stack.cleanChanged.connect(self._update_title)
         self.timeline.document.pathChanged.connect(self._update_title)
@@ -392,6 +408,25 @@ class MainWindow(QMainWindow):
         self.queue_dock.reveal()
         return True
 
+    def show_live_sketch(self) -> None:
+        self.central_tabs.setCurrentWidget(self.live_sketch)
+
+    def _pin_to_graph(self, path: str) -> None:
+        """A pinned live result becomes an image.Load node in the workflow."""
+        self.open_dropped_files([path])
+        self.show_hint(f"Pinned {Path(path).name} to the graph as an image.Load node")
+
+    def _pin_to_timeline(self, path: str) -> None:
+        """A pinned live result becomes a still on the timeline at the playhead."""
+        try:
+            clip_id = send_picture_to_timeline(self.timeline.document, path, at=self.timeline.view.playhead)
+        except ValueError as refused:
+            self.show_hint(str(refused))
+            return
+        self.timeline.view.select_clips([clip_id])
+        self.timeline_panel.reveal()
+        self.show_hint(f"Pinned {Path(path).name} to the timeline")
+
     def _open_queued_graph(self, graph: Graph) -> None:
         """A queued job's workflow back in the editor (asking first about unsaved edits)."""
         if self.files.maybe_save():
@@ -459,6 +494,7 @@ class MainWindow(QMainWindow):
             return
         QApplication.instance().focusChanged.disconnect(self._focus_changed)
         self.timeline.shutdown()
+        self.live_sketch.shutdown()
         self.queue_panel.shutdown()
         self.run_controller.shutdown()
         self.save_layout()

@@ -13,13 +13,14 @@ No widgets here: the graph editor's context menu and the viewer's button call th
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from desktop.timeline_document import ProjectDocument
 from nodes.graph import Graph
-from nodes.timeline import AUDIO_KINDS, GraphSource, Track
+from nodes.timeline import AUDIO_KINDS, GraphSource, ImageSource, Track
 from nodes.timeline_edits import STILL_LENGTH, TimelineEditRefused
 from nodes.types import AUDIO, IMAGE, VIDEO, Audio, Video
 
@@ -79,6 +80,28 @@ def send_output_to_timeline(document: ProjectDocument, graph: Graph, node_id: st
     stack.endMacro()
     if isinstance(value, (Video, Audio)):  # a still has no end of its own: it may be trimmed longer
         document.set_known_lengths({clip_id: length})
+    return clip_id
+
+
+def send_picture_to_timeline(document: ProjectDocument, path: str | Path, at: float | None = None,
+                             name: str = "") -> str:
+    """Put a picture file (a pinned live sketch result, say) on the first video track free at
+    ``at`` (or at the end of the first video track) for STILL_LENGTH seconds; one undo step."""
+    if at is not None and at < 0:
+        raise TimelineEditRefused("A clip cannot start before 0 s.")
+    stack = document.undo_stack
+    steps_before = stack.index()
+    stack.beginMacro(f"Add {Path(path).name} to the timeline")
+    try:
+        track_id, start = _place(document, False, "effects", at, STILL_LENGTH)
+        clip_id = document.add_clip(track_id, ImageSource(str(path)), start, source_out=STILL_LENGTH,
+                                    name=name or Path(path).stem)
+    except BaseException:
+        stack.endMacro()
+        if stack.index() > steps_before:
+            _drop_last_step(document)
+        raise
+    stack.endMacro()
     return clip_id
 
 

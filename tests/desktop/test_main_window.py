@@ -129,7 +129,7 @@ def test_the_window_opens_with_the_starter_workflow_and_every_panel(window):
     assert len(window.document.graph.nodes) == 10
     assert window.windowTitle().startswith("Hello, Reelgraph")
     assert not window.document.modified and window.document.path is None
-    assert window.centralWidget() is window.graph_view
+    assert window.centralWidget() is window.central_tabs and window.central_tabs.widget(0) is window.graph_view
     for panel in window.panels:
         assert panel.isVisible() and not panel.collapsed
     assert window.run_action.shortcuts()[0].toString() == "Ctrl+Return"

@@ -107,3 +107,22 @@ def test_the_example_episode_opens_plays_silently_and_exports(window: MainWindow
     result = finished.args[0]
     assert result.path == tmp_path / "cut.mp4" and result.path.is_file() and result.ok
     dialog.close()
+
+
+def test_a_pinned_live_result_goes_to_the_graph_and_to_the_timeline(window: MainWindow, qtbot: Any,
+                                                                     tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "live-sketch_00001.png"
+    Image.new("RGB", (64, 64), (250, 120, 30)).save(picture)
+    window.document.replace(Graph(), None)
+    window.show_live_sketch()
+    assert window.central_tabs.currentWidget() is window.live_sketch
+    window.live_sketch.pinToGraph.emit(str(picture))
+    (node,) = window.document.graph.nodes.values()
+    assert node.type == "image.Load" and node.inputs["path"] == str(picture)
+    window.live_sketch.pinToTimeline.emit(str(picture))
+    ((track, clip),) = list(window.timeline.document.project.timeline.clips())
+    assert clip.source.path == str(picture) and not track.is_audio
+    QApplication.processEvents()
+    window.grab().save(str(SCREENSHOTS / "main_window_live_sketch.png"))

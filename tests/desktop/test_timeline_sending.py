@@ -194,3 +194,24 @@ def test_a_sent_picture_can_be_trimmed_longer_but_a_video_stops_at_its_end(docum
     assert document.clip_end(card) == pytest.approx(1.5)  # the card has 1.5 s of frames, no more
     document.trim_clip(still, "end", 12.0)
     assert document.clip_end(still) == pytest.approx(12.0)
+
+
+def test_a_pinned_picture_lands_at_the_playhead_as_one_undo_step(tmp_path, qtbot):
+    from PIL import Image
+
+    from desktop.timeline_document import ProjectDocument
+    from desktop.timeline_sending import send_picture_to_timeline
+    from nodes.timeline import ImageSource, Project, Timeline, Track
+
+    picture = tmp_path / "pin.png"
+    Image.new("RGB", (32, 32), (10, 200, 90)).save(picture)
+    document = ProjectDocument(Project(Timeline(video_tracks=[Track("V1")]), folder=tmp_path))
+    clip_id = send_picture_to_timeline(document, picture, at=2.0)
+    track, clip = document.find_clip(clip_id)
+    assert track.id == "V1" and clip.start == 2.0 and isinstance(clip.source, ImageSource)
+    assert document.clip_length(clip_id) == 5.0 and clip.name == "pin"
+    second = send_picture_to_timeline(document, picture, at=3.0)  # V1 is busy there: a new track
+    assert document.find_clip(second)[0].id != "V1"
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    assert list(document.project.timeline.clips()) == []
