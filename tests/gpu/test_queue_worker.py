@@ -120,13 +120,16 @@ def test_a_paused_job_resumes_on_a_fresh_executor_without_redoing_finished_nodes
     graph.add("test.Cpu", {"value": ["thumbnail", "value"], "gate": "render"}, node_id="render")
     graph.add("test.Output", {"value": ["render", "value"]}, node_id="save")
     job = queue.add(graph, name="two outputs")
-    make_worker().start()
+    first = make_worker()
+    serving = first.start()
     journal.gate("render").wait_until_entered()
 
     queue.pause_job(job.id)
     wait_for(lambda: queue.get(job.id).status == "paused", "the job to pause")
     assert [checkpoint.node_id for checkpoint in queue.checkpoints(job.id).load()] == ["thumbnail"]
     journal.gate("render").open()
+    first.stop()  # the resumed job must go to the fresh worker, not back to this one
+    serving.join(PATIENCE)
     queue.resume_job(job.id)
     resumed = make_worker(executor=make_executor()).run_next()
 
