@@ -111,6 +111,10 @@ class ProjectFiles(QObject):
     def _write(self, path: Path) -> bool:
         try:
             self.document.save(path)
+        except ProjectError as error:  # rebuilding it for another folder found a problem
+            self.show_error("Cannot save the project", f"Reelgraph could not save {path.name}.\n\n{error.text()}\n\n"
+                            "The project is still open and unchanged.")
+            return False
         except (OSError, ValueError) as error:
             self.show_error("Cannot save the project", f"Reelgraph could not save {path.name}: {error}.\n\n"
                             "The project is still open and unchanged; try Save Project As with another folder.")

@@ -7,13 +7,17 @@ function of ``nodes/timeline_edits.py``; an edit that cannot be done raises
 
 The document also answers "how long is this clip?" for the views: file sources are
 probed once (again only when the file changes), graph outputs are as long as the
-player last computed them (:meth:`ProjectDocument.set_known_lengths`), and a clip
-whose length cannot be known yet is drawn :data:`DEFAULT_UNKNOWN_LENGTH` long.
+player last computed them (:meth:`ProjectDocument.set_known_lengths`, remembered by
+source, so a later clip that reuses an id does not inherit another source's length),
+and a source whose length cannot be known yet is drawn as if it lasted
+:data:`DEFAULT_UNKNOWN_LENGTH` seconds. That guess is never written into the project:
+edits keep such a clip's ``out`` null, so it still runs to the real end once known.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
@@ -31,6 +35,8 @@ from nodes.types import AUDIO, IMAGE
 
 #: Seconds drawn for a clip whose source length is not known yet.
 DEFAULT_UNKNOWN_LENGTH = 5.0
+#: A clip starting this late in a source of unknown length is still drawn this long (source seconds).
+SHORTEST_GUESS = 1.0
 TRACK_KINDS = ("video", *AUDIO_KINDS)
 
 Result = TypeVar("Result")
@@ -52,6 +58,7 @@ class ProjectDocument(QObject):
         self.path: Path | None = None
         self.registry = registry
         self.undo_stack = QUndoStack(self)
+        #: source (as its JSON) -> seconds, learned from computed graph outputs.
         self._known_lengths: dict[str, float] = {}
         #: (file, modification time, size) -> what probing found (None: not a readable media file).
         self._probed: dict[tuple[str, int, int], Any] = {}
@@ -82,26 +89,39 @@ class ProjectDocument(QObject):
         if target is None:
             raise ValueError("this project has not been saved yet: choose where to save it")
         folder = target.resolve().parent
-        if folder != self.project.folder.resolve():
+        if folder != self.project.folder.resolve() and self._rebased_paths(folder):
             return self._save_elsewhere(target, folder)
         written = self.project.save(target)
+        self.project.folder = folder  # no media path reads differently from there: the undo history stays good
         self.path = target
         self.undo_stack.setClean()
         self.pathChanged.emit(str(target))
         return written
 
+    def _rebased_paths(self, folder: Path) -> dict[str, str]:
+        """Relative media paths that must read differently from ``folder`` to reach the same files
+        (old -> new); empty when there are none (graph sources, absolute paths, the same folder)."""
+        changes: dict[str, str] = {}
+        for _, clip in self.project.timeline.clips():
+            source = clip.source
+            if isinstance(source, (FileSource, ImageSource)) and not Path(source.path).expanduser().is_absolute():
+                original = self.project.resolve(source.path)
+                moved = os.path.relpath(original, folder) if _same_drive(original, folder) else str(original)
+                if moved != source.path:
+                    changes[source.path] = moved
+        return changes
+
     def _save_elsewhere(self, target: Path, folder: Path) -> Path:
-        """Save into another folder: relative media paths are rewritten to point at the same files
-        from there, and the project is reopened from the new file (its undo history starts afresh,
-        since older steps hold paths relative to the old folder)."""
+        """Save into another folder when relative media paths must change to point at the same
+        files from there: the project is reopened from the new file (its undo history starts
+        afresh, since older steps hold paths relative to the old folder). ProjectError when the
+        project cannot be rebuilt (nothing is written then)."""
+        changes = self._rebased_paths(folder)
         rebased = Project.from_dict(self.project.to_dict(), str(target), folder)
         rebased.graphs = self.project.graphs
         for _, clip in rebased.timeline.clips():
-            relative = not Path(getattr(clip.source, "path", "/")).expanduser().is_absolute()
-            if isinstance(clip.source, (FileSource, ImageSource)) and relative:
-                original = self.project.resolve(clip.source.path)
-                clip.source.path = os.path.relpath(original, folder) if _same_drive(original, folder) \
-                    else str(original)
+            if isinstance(clip.source, (FileSource, ImageSource)) and clip.source.path in changes:
+                clip.source.path = changes[clip.source.path]
         written = rebased.save(target)
         self.replace(rebased, target)
         return written
@@ -115,9 +135,9 @@ class ProjectDocument(QObject):
 
     def source_length(self, clip_id: str) -> float | None:
         """Seconds of the clip's source (None: a still, or not known until its graph runs)."""
-        if clip_id in self._known_lengths:
-            return self._known_lengths[clip_id]
-        return self._source_length(self.find_clip(clip_id)[1].source)
+        source = self.find_clip(clip_id)[1].source
+        known = self._known_lengths.get(_source_key(source))
+        return known if known is not None else self._source_length(source)
 
     def clip_length(self, clip_id: str) -> float:
         """Timeline seconds the clip lasts as drawn."""
@@ -139,9 +159,12 @@ class ProjectDocument(QObject):
         return {clip.id: length for clip, length in self._clips_with_lengths()}
 
     def set_known_lengths(self, lengths: dict[str, float]) -> None:
-        """Source seconds of clips learned elsewhere (graph outputs once computed); not an edit."""
-        news = {clip_id: float(seconds) for clip_id, seconds in lengths.items()
-                if self._known_lengths.get(clip_id) != float(seconds)}
+        """Source seconds of clips learned elsewhere (graph outputs once computed); not an edit.
+        Remembered for the clip's source, so every clip showing it (both halves of a split) knows
+        it, and a later clip that gets a freed id does not; ids of clips gone are ignored."""
+        sources = {clip.id: _source_key(clip.source) for _, clip in self.project.timeline.clips()}
+        news = {sources[clip_id]: float(seconds) for clip_id, seconds in lengths.items()
+                if clip_id in sources and self._known_lengths.get(sources[clip_id]) != float(seconds)}
         if news:
             self._known_lengths.update(news)
             self.changed.emit()
@@ -211,7 +234,7 @@ class ProjectDocument(QObject):
         """Cut a clip in two at ``time``; returns the new right-hand clip's id."""
         track, _ = self.find_clip(clip_id)
         return self._edit("Split clip", [track.id], lambda: edits.split_clip(
-            self.project.timeline, clip_id, time, self.lengths(), source_length=self.source_length(clip_id)))
+            self.project.timeline, clip_id, time, self.lengths()))
 
     def delete_clips(self, clip_ids: Iterable[str], ripple: bool = False) -> None:
         """Remove clips; ``ripple`` closes the gaps they leave on their own tracks."""
@@ -275,6 +298,9 @@ class ProjectDocument(QObject):
 
     # ----- for the commands only -----------------------------------------------------------
     def _put_graph(self, graph_id: str, graph: Graph | None) -> None:
+        # another version of the graph may make outputs of other lengths: the player tells again
+        self._known_lengths = {key: seconds for key, seconds in self._known_lengths.items()
+                               if json.loads(key).get("graph") != graph_id}
         if graph is None:
             self.project.graphs.pop(graph_id, None)
         else:
@@ -317,9 +343,13 @@ class ProjectDocument(QObject):
 
     @staticmethod
     def _clip_length(clip: Clip, source_length: float | None) -> float:
+        """As long as the clip plays; a source of unknown length is taken to last DEFAULT_UNKNOWN_LENGTH
+        seconds, so the parts of a split (or a start-trim) still add up to what was drawn before."""
         if clip.speed <= 0:
             return DEFAULT_UNKNOWN_LENGTH
         length = clip.length(source_length)
+        if length is None:
+            length = clip.length(max(DEFAULT_UNKNOWN_LENGTH, clip.source_in + SHORTEST_GUESS))
         return DEFAULT_UNKNOWN_LENGTH if length is None else length
 
     def _source_length(self, source: Source) -> float | None:
@@ -359,6 +389,11 @@ class ProjectDocument(QObject):
             output_type = graph_output_type(self.project, source, self.registry)
             return PICTURE if output_type == IMAGE else SOUND if output_type == AUDIO else EITHER
         return EITHER
+
+
+def _source_key(source: Source) -> str:
+    """A source as text: known lengths are remembered per source, not per clip id."""
+    return json.dumps(source.to_dict(), sort_keys=True)
 
 
 def _same_drive(path: Path, folder: Path) -> bool:

@@ -12,7 +12,13 @@ refused for the ones it would add.
 
 ``lengths`` maps clip id -> timeline seconds as shown now (the document knows the
 sources' lengths; these functions never read files). A clip whose ``out`` is null
-runs to ``in + length × speed`` in source seconds.
+runs to the end of its source, and keeps doing so through every edit: its shown
+length may be only a placeholder (a graph output not computed yet), so writing it
+down as an ``out`` would cut the source short once its real length is known.
+
+The checks are validation's own (``timing_problems``): an edit never makes a track
+that the export would refuse. Deleting or moving a clip that another clip crossfaded
+from takes that crossfade away (in the same edit), since it has nothing to blend from.
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ from typing import Any, Callable, Iterable, Mapping
 from nodes.timeline import (
     CROSSFADE, MAX_SPEED, TRANSITIONS_IN, TRANSITIONS_OUT, Clip, ImageSource, Timeline, Track, Transition,
 )
-from nodes.timeline_validation import timing_problems
+from nodes.timeline_edit_checks import (
+    TimelineEditRefused, bad_overlaps, check_tracks, drop_orphan_crossfades, ripple_gaps, shift_before,
+    split_refusal, timing_faults,
+)
 
 #: Where a source may go: a picture only on video tracks, sound only on audio tracks.
 PICTURE, SOUND, EITHER = "picture", "sound", "either"
@@ -36,9 +45,7 @@ EPSILON = 1e-9
 
 Placement = Callable[[Clip], str]
 
-
-class TimelineEditRefused(ValueError):
-    """An edit that cannot be made; the message is the sentence shown to the creator."""
+__all__ = ["TimelineEditRefused", "bad_overlaps", "timing_faults"]  # re-exported for the document and tests
 
 
 # ----- reading ------------------------------------------------------------------------------
@@ -86,14 +93,6 @@ def new_track_id(timeline: Timeline, audio: bool) -> str:
     return f"{letter}{number}"
 
 
-def bad_overlaps(track: Track, lengths: Mapping[str, float], fps: float) -> set[tuple[str, str]]:
-    """(earlier clip id, later clip id) for each overlap validation rejects on ``track``:
-    any overlap but a crossfade of exactly its length (to half a frame), no longer than the earlier clip.
-    The rule is validation's own (``timing_problems``), so the editor and the renderer never disagree."""
-    return {(earlier, clip_id) for earlier, clip_id, problem in timing_problems(track, lengths, fps)
-            if earlier is not None and problem.code == "overlap"}
-
-
 def snap_time(time: float, points: Iterable[float], threshold: float) -> float:
     """The point nearest ``time`` when it is within ``threshold`` seconds, else ``time`` itself."""
     nearest = min(points, key=lambda point: abs(point - time), default=None)
@@ -125,7 +124,7 @@ def add_clip(timeline: Timeline, track_id: str, clip: Clip, lengths: Mapping[str
         raise TimelineEditRefused(f"The still {clip.source.path} needs an out point to have a length.")
     _check_placement(clip, track, placement)
     clips = [*track.clips, clip]
-    _check_tracks(timeline, {track.id: clips}, lengths, {clip.id})
+    check_tracks(timeline, {track.id: clips}, lengths, {clip.id})
     track.clips = _in_order(clips, clip)
 
 
@@ -153,8 +152,9 @@ def move_clips(timeline: Timeline, moves: Mapping[str, tuple[float, str]], lengt
     for clip_id, (_, track_id) in moves.items():
         if located[clip_id][0].id != track_id:
             new_lists[track_id] = _in_order([*new_lists[track_id], moved[clip_id]], moved[clip_id])
-    _check_tracks(timeline, new_lists, lengths, set(moves))
-    _replace(timeline, new_lists, moved)
+    drop_orphan_crossfades(timeline, new_lists, lengths)
+    check_tracks(timeline, new_lists, lengths, set(moves))
+    _replace(timeline, new_lists)
 
 
 def trim_clip(timeline: Timeline, clip_id: str, edge: str, time: float, lengths: Mapping[str, float],
@@ -183,8 +183,6 @@ def trim_clip(timeline: Timeline, clip_id: str, edge: str, time: float, lengths:
             changed.source_out = clip.source_in + (end - new_start) * clip.speed
         else:
             changed.source_in = max(0.0, clip.source_in + (new_start - clip.start) * clip.speed)
-            if clip.source_out is None and source_length is None:
-                changed.source_out = source_end(clip, length)  # keep the end where it is shown
         new_length = end - new_start
     elif edge == "end":
         new_end = float(time)
@@ -201,22 +199,28 @@ def trim_clip(timeline: Timeline, clip_id: str, edge: str, time: float, lengths:
         return
     new_lengths = {**lengths, clip_id: new_length}
     clips = [changed if item.id == clip_id else item for item in track.clips]
-    _check_tracks(timeline, {track.id: clips}, new_lengths, {clip_id}, lengths)
+    check_tracks(timeline, {track.id: clips}, new_lengths, {clip_id}, lengths)
     track.clips = clips
 
 
 def split_clip(timeline: Timeline, clip_id: str, time: float, lengths: Mapping[str, float],
-               new_id: str | None = None, source_length: float | None = None) -> str:
+               new_id: str | None = None) -> str:
     """Cut a clip in two at timeline second ``time``; returns the right-hand clip's id.
 
     Together the two parts show exactly what the clip showed. The left part keeps the
-    opening transition and fade in, the right part takes the closing ones."""
+    opening transition and fade in, the right part takes the closing ones; a cut inside
+    a transition or fade (or a later clip's crossfade from this one) is refused. A clip
+    that runs to the end of its source still does with its right part (``out`` null):
+    its length may not be known yet."""
     track, clip = find_clip(timeline, clip_id)
     length = lengths.get(clip_id, 0.0)
     frame = 1.0 / timeline.fps if timeline.fps > 0 else 1.0 / 24.0
     if not clip.start + frame / 2 <= time <= clip.start + length - frame / 2:
         raise TimelineEditRefused(f"{time:.2f} s is not inside clip {_label(clip)}: move the playhead onto the clip "
                                   "to split it.")
+    refusal = split_refusal(track, clip, time, length, lengths, timeline.fps)
+    if refusal is not None:
+        raise TimelineEditRefused(refusal)
     right_id = new_id if new_id is not None else new_clip_id(timeline, clip.id)
     if any(other.id == right_id for _, other in timeline.clips()):
         raise TimelineEditRefused(f"There is already a clip called {right_id!r}.")
@@ -229,17 +233,20 @@ def split_clip(timeline: Timeline, clip_id: str, time: float, lengths: Mapping[s
     if isinstance(clip.source, ImageSource):
         right.source_in, right.source_out = clip.source_in, clip.source_in + (clip.start + length - time) * clip.speed
         left.source_out = clip.source_in + (time - clip.start) * clip.speed
-    elif clip.source_out is None and source_length is None:
-        right.source_out = source_end(clip, length)
     index = next(i for i, item in enumerate(track.clips) if item.id == clip_id)
-    track.clips = [*track.clips[:index], left, right, *track.clips[index + 1:]]
+    clips = [*track.clips[:index], left, right, *track.clips[index + 1:]]
+    new_lengths = {**lengths, clip_id: time - clip.start, right_id: clip.start + length - time}
+    check_tracks(timeline, {track.id: clips}, new_lengths, {clip_id, right_id}, lengths)
+    track.clips = clips
     return right_id
 
 
 def delete_clips(timeline: Timeline, clip_ids: Iterable[str], lengths: Mapping[str, float],
                  ripple: bool = False) -> None:
     """Remove clips. With ``ripple`` the later clips of each such track move left by the
-    time the removed clips covered, closing the gap; other tracks do not move."""
+    time the removed clips left empty (not the time a kept clip still covers, such as the
+    clip a removed one crossfaded from), closing the gap; other tracks do not move. A clip
+    that crossfaded from a removed one loses that crossfade."""
     removed: dict[str, list[Clip]] = {}
     for clip_id in dict.fromkeys(clip_ids):
         track, clip = find_clip(timeline, clip_id)
@@ -247,19 +254,19 @@ def delete_clips(timeline: Timeline, clip_ids: Iterable[str], lengths: Mapping[s
     new_lists: dict[str, list[Clip]] = {}
     for track_id, gone in removed.items():
         gone_ids = {clip.id for clip in gone}
-        spans = _union([(clip.start, clip.start + lengths.get(clip.id, 0.0)) for clip in gone])
+        staying = [clip for clip in _track(timeline, track_id).clips if clip.id not in gone_ids]
+        gaps = ripple_gaps(gone, staying, lengths) if ripple else []
         kept = []
-        for clip in _track(timeline, track_id).clips:
-            if clip.id in gone_ids:
-                continue
-            shift = sum(max(0.0, min(end, clip.start) - begin) for begin, end in spans) if ripple else 0.0
+        for clip in staying:
+            shift = shift_before(clip.start, gaps)
             if shift > 0:
                 clip = copy.copy(clip)
                 clip.start = max(0.0, clip.start - shift)
             kept.append(clip)
         new_lists[track_id] = kept
-    _check_tracks(timeline, new_lists, lengths, set())
-    _replace(timeline, new_lists, {})
+    drop_orphan_crossfades(timeline, new_lists, lengths)
+    check_tracks(timeline, new_lists, lengths, set())
+    _replace(timeline, new_lists)
 
 
 def ripple_delete(timeline: Timeline, clip_ids: Iterable[str], lengths: Mapping[str, float]) -> None:
@@ -269,7 +276,10 @@ def ripple_delete(timeline: Timeline, clip_ids: Iterable[str], lengths: Mapping[
 
 def set_clip_fields(timeline: Timeline, clip_id: str, fields: Mapping[str, Any], lengths: Mapping[str, float]) -> None:
     """Change a clip's name, gain, fades, speed, transitions or fit. A transition may be
-    given as a :class:`Transition`, a ``{"kind", "duration"}`` dict or None."""
+    given as a :class:`Transition`, a ``{"kind", "duration"}`` dict or None. A crossfade
+    blends from the clip before, so giving one (or a new length to one) slides the clip to
+    overlap that clip by exactly its length, and taking one away slides the clip to start
+    where that clip ends: the track stays one the export accepts."""
     track, clip = find_clip(timeline, clip_id)
     unknown = [name for name in fields if name not in CLIP_FIELDS]
     if unknown:
@@ -277,17 +287,47 @@ def set_clip_fields(timeline: Timeline, clip_id: str, fields: Mapping[str, Any],
     changed = copy.deepcopy(clip)
     for name, value in fields.items():
         setattr(changed, name, _checked_field(clip, track, name, value))
+    if "transition_in" in fields:
+        _fit_crossfade(track, clip, changed, lengths, timeline.fps)
     new_length = lengths.get(clip_id, 0.0)
     if changed.speed != clip.speed:
         new_length = (source_end(clip, new_length) - clip.source_in) / changed.speed
-        if clip.source_out is None:
-            changed.source_out = source_end(clip, lengths.get(clip_id, 0.0))
     clips = [changed if item.id == clip_id else item for item in track.clips]
-    _check_tracks(timeline, {track.id: clips}, {**lengths, clip_id: new_length}, {clip_id}, lengths)
+    check_tracks(timeline, {track.id: clips}, {**lengths, clip_id: new_length}, {clip_id}, lengths)
     track.clips = clips
 
 
 # ----- checks and helpers -------------------------------------------------------------------
+def _fit_crossfade(track: Track, clip: Clip, changed: Clip, lengths: Mapping[str, float], fps: float) -> None:
+    """Slide ``changed`` so its crossfade (or the lack of one) fits the clip before it."""
+    old, new = _crossfade(clip), _crossfade(changed)
+    if old == new:
+        return
+    tolerance = 0.5 / fps if fps > 0 else 0.5 / 24.0
+    earlier = [other for other in track.clips if other.id != clip.id and other.start < clip.start]
+    previous = max(earlier, key=lambda other: other.start + lengths.get(other.id, 0.0), default=None)
+    previous_end = previous.start + lengths.get(previous.id, 0.0) if previous is not None else None
+    if new is not None:
+        if previous is None or previous_end is None or previous_end < clip.start - tolerance:
+            instead = "fade_in" if track.is_audio else "a fade from black"
+            raise TimelineEditRefused(f"Clip {_label(clip)} does not meet a clip before it on track {track.id}: "
+                                      f"move it against the clip it should blend from first, or use {instead}.")
+        if new.duration > lengths.get(previous.id, 0.0) + tolerance:
+            raise TimelineEditRefused(f"A {new.duration:g} s crossfade is longer than clip {_label(previous)} "
+                                      "it blends from: make it shorter.")
+        if previous_end - new.duration < -EPSILON:
+            raise TimelineEditRefused(f"A {new.duration:g} s crossfade would start clip {_label(clip)} before "
+                                      "0 s: make it shorter.")
+        changed.start = max(0.0, previous_end - new.duration)
+    elif previous_end is not None and previous_end > clip.start + tolerance:
+        changed.start = previous_end
+
+
+def _crossfade(clip: Clip) -> Transition | None:
+    transition = clip.transition_in
+    return transition if transition is not None and transition.kind == CROSSFADE else None
+
+
 def _checked_field(clip: Clip, track: Track, name: str, value: Any) -> Any:
     label = _label(clip)
     if name in ("transition_in", "transition_out"):
@@ -327,21 +367,9 @@ def _check_placement(clip: Clip, track: Track, placement: Placement) -> None:
         raise TimelineEditRefused(f"Clip {_label(clip)} is only sound: it cannot go on video track {track.id}.")
 
 
-def _check_tracks(timeline: Timeline, new_lists: Mapping[str, list[Clip]], lengths: Mapping[str, float],
-                  edited: set[str], old_lengths: Mapping[str, float] | None = None) -> None:
-    """Refuse when the new clip lists would add an overlap validation rejects."""
+def _replace(timeline: Timeline, new_lists: Mapping[str, list[Clip]]) -> None:
     for track_id, clips in new_lists.items():
-        track = _track(timeline, track_id)
-        before = bad_overlaps(track, old_lengths if old_lengths is not None else lengths, timeline.fps)
-        after = bad_overlaps(Track(track.id, track.kind, clips=clips), lengths, timeline.fps)
-        for earlier, later in sorted(after - before):
-            mover, other = (later, earlier) if later in edited or earlier not in edited else (earlier, later)
-            raise TimelineEditRefused(f"Clip {mover!r} would overlap {other!r} on track {track.id}.")
-
-
-def _replace(timeline: Timeline, new_lists: Mapping[str, list[Clip]], changed: Mapping[str, Clip]) -> None:
-    for track_id, clips in new_lists.items():
-        _track(timeline, track_id).clips = [changed.get(clip.id, clip) for clip in clips]
+        _track(timeline, track_id).clips = list(clips)
 
 
 def _track(timeline: Timeline, track_id: str) -> Track:
@@ -356,16 +384,6 @@ def _in_order(clips: list[Clip], placed: Clip) -> list[Clip]:
     others = [clip for clip in clips if clip is not placed]
     index = next((i for i, clip in enumerate(others) if clip.start > placed.start), len(others))
     return [*others[:index], placed, *others[index:]]
-
-
-def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
-    for begin, end in sorted(spans):
-        if merged and begin <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((begin, end))
-    return merged
 
 
 def _same(first: Clip, second: Clip) -> bool:

@@ -114,3 +114,17 @@ document.add_marker(1.0, "after the last save")
 assert files.autosave() is not None
 os.kill(os.getpid(), signal.SIGKILL)
 """
+
+
+def test_a_project_that_cannot_be_rewritten_for_another_folder_is_reported_and_stays_open(tmp_path: Path,
+                                                                                        qtbot: Any) -> None:
+    source = still_project(tmp_path / "episode")
+    document = ProjectDocument()
+    files = QuietFiles(document, save_path=tmp_path / "elsewhere" / "copy.json")
+    (tmp_path / "elsewhere").mkdir()
+    assert files.open_path(source)
+    document.project.meta["loudness"] = float("nan")  # put there by a script: no JSON file can hold it
+    assert not files.save_as()
+    assert len(files.errors) == 1 and "could not save copy.json" in files.errors[0]
+    assert "not a finite number" in files.errors[0]
+    assert document.path == source and not (tmp_path / "elsewhere" / "copy.json").exists()

@@ -197,3 +197,106 @@ def test_an_edge_snaps_to_the_nearest_point_within_reach() -> None:
     assert snap_time(6.2, points, 0.35) == 6.0  # both within reach: the nearest wins
     assert snap_time(7.5, points, 0.2) == 7.5
     assert snap_time(2.0, [], 1.0) == 2.0
+
+
+# ----- crossfades, and clips whose length is not known yet -----------------------------------
+def crossfaded_timeline() -> Timeline:
+    """V1: dawn 0–5 s, harbour 4–9 s crossfading 1 s from dawn, night 9–12 s."""
+    return Timeline(fps=24.0, video_tracks=[Track("V1", clips=[
+        Clip("dawn", FileSource("dawn.mp4"), 0.0, 0.0, 5.0),
+        Clip("harbour", FileSource("harbour.mp4"), 4.0, 0.0, 5.0, transition_in=Transition("crossfade", 1.0)),
+        Clip("night", FileSource("night.mp4"), 9.0, 0.0, 3.0),
+    ])])
+
+
+def exported_problems(timeline: Timeline) -> list[str]:
+    """What the export's validation says about the timeline (every source's length is known)."""
+    lengths = {clip.id: clip.source_out for _, clip in timeline.clips()}
+    return [problem.code for problem in validate_project(Project(timeline), lengths=lengths, facts={})]
+
+
+def test_ripple_deleting_a_crossfaded_clip_closes_only_the_time_it_alone_covered() -> None:
+    timeline = crossfaded_timeline()
+    ripple_delete(timeline, ["harbour"], {"dawn": 5.0, "harbour": 5.0, "night": 3.0})
+    assert starts(timeline, "V1") == {"dawn": 0.0, "night": 5.0}  # dawn still plays until 5 s
+    assert exported_problems(timeline) == []
+
+
+def test_deleting_the_clip_a_crossfade_blends_from_takes_the_crossfade_away() -> None:
+    for ripple in (False, True):
+        timeline = crossfaded_timeline()
+        delete_clips(timeline, ["dawn"], {"dawn": 5.0, "harbour": 5.0, "night": 3.0}, ripple=ripple)
+        harbour = timeline.video_tracks[0].clips[0]
+        assert harbour.start == (0.0 if ripple else 4.0) and harbour.transition_in is None
+        assert exported_problems(timeline) == []
+
+
+def test_moving_a_crossfaded_clip_off_its_partner_takes_the_crossfade_away() -> None:
+    timeline = crossfaded_timeline()
+    move_clips(timeline, {"harbour": (14.0, "V1")}, {"dawn": 5.0, "harbour": 5.0, "night": 3.0})
+    assert timeline.video_tracks[0].clips[-1].transition_in is None
+    assert exported_problems(timeline) == []
+
+
+def test_a_trim_that_would_leave_a_crossfade_with_nothing_under_it_is_refused() -> None:
+    timeline = crossfaded_timeline()
+    unchanged = timeline.to_dict()
+    with pytest.raises(TimelineEditRefused, match="'dawn' would overlap 'harbour' on track V1 by other than the 1 s crossfade of 'harbour'"):
+        trim_clip(timeline, "dawn", "end", 4.5, {"dawn": 5.0, "harbour": 5.0, "night": 3.0}, 5.0)
+    with pytest.raises(TimelineEditRefused, match="'harbour' would no longer overlap a clip before it"):
+        trim_clip(timeline, "dawn", "end", 3.0, {"dawn": 5.0, "harbour": 5.0, "night": 3.0}, 5.0)
+    assert timeline.to_dict() == unchanged
+    assert bad_overlaps(timeline.video_tracks[0], {"dawn": 4.0, "harbour": 5.0, "night": 3.0}, 24.0) == \
+        {(None, "harbour")}  # what the export calls a crossfade without overlap
+
+
+def test_a_split_inside_a_crossfade_is_refused_and_one_beside_it_stays_valid() -> None:
+    timeline = crossfaded_timeline()
+    lengths = {"dawn": 5.0, "harbour": 5.0, "night": 3.0}
+    unchanged = timeline.to_dict()
+    with pytest.raises(TimelineEditRefused, match=r"4.50 s is inside the crossfade into 'harbour' of clip 'dawn'"):
+        split_clip(timeline, "dawn", 4.5, lengths)
+    with pytest.raises(TimelineEditRefused, match=r"inside the crossfade of clip 'harbour' \(4.00–5.00 s\)"):
+        split_clip(timeline, "harbour", 4.5, lengths)
+    assert timeline.to_dict() == unchanged
+    right = split_clip(timeline, "harbour", 5.0, lengths)  # just after the crossfade
+    assert starts(timeline, "V1") == {"dawn": 0.0, "harbour": 4.0, right: 5.0, "night": 9.0}
+    assert exported_problems(timeline) == []
+    right = split_clip(timeline, "dawn", 4.0, {**lengths, "harbour": 1.0, right: 4.0})  # where harbour begins
+    assert exported_problems(timeline) == []
+
+
+def test_a_split_inside_a_fade_is_refused() -> None:
+    timeline = made_up_timeline()
+    with pytest.raises(TimelineEditRefused, match="inside the fade to black of clip 'talk'"):
+        split_clip(timeline, "talk", 6.8, lengths_of(timeline))
+
+
+def test_giving_a_clip_a_crossfade_slides_it_onto_the_clip_before() -> None:
+    timeline = made_up_timeline()
+    set_clip_fields(timeline, "talk", {"transition_in": {"kind": "crossfade", "duration": 0.5}}, lengths_of(timeline))
+    assert starts(timeline, "V1")["talk"] == 3.5
+    set_clip_fields(timeline, "talk", {"transition_in": Transition("crossfade", 1.0)}, lengths_of(timeline))
+    assert starts(timeline, "V1")["talk"] == 3.0
+    set_clip_fields(timeline, "talk", {"transition_in": None}, lengths_of(timeline))
+    assert starts(timeline, "V1")["talk"] == 4.0  # back where walk ends
+    with pytest.raises(TimelineEditRefused, match="'title' does not meet a clip before it"):
+        set_clip_fields(timeline, "title", {"transition_in": Transition("crossfade", 1.0)}, lengths_of(timeline))
+    assert not validate_project(Project(timeline), lengths=SOURCE_LENGTHS_BY_CLIP, facts={})
+
+
+def test_a_clip_of_unknown_length_still_runs_to_its_sources_end_after_split_trim_and_speed() -> None:
+    # a narrator's line from a graph, not computed yet: drawn 5 s as a guess
+    timeline = Timeline(fps=24.0, audio_tracks=[Track("A1", "voice", clips=[
+        Clip("line", FileSource("line.wav"), 4.0, 0.0, None)])])
+    guess = {"line": 5.0}
+    right = split_clip(timeline, "line", 6.0, guess)
+    left_clip, right_clip = timeline.audio_tracks[0].clips
+    assert (left_clip.source_in, left_clip.source_out) == (0.0, 2.0)
+    assert (right_clip.source_in, right_clip.source_out) == (2.0, None)  # not cut at the guessed 5 s
+    # the line turns out 7 s long: the two parts play all of it
+    assert left_clip.length(7.0) + right_clip.length(7.0) == pytest.approx(7.0)
+    trim_clip(timeline, right, "start", 7.0, {"line": 2.0, right: 3.0})
+    assert (right_clip := timeline.audio_tracks[0].clips[1]).source_in == 3.0 and right_clip.source_out is None
+    set_clip_fields(timeline, right, {"speed": 2.0}, {"line": 2.0, right: 2.0})
+    assert timeline.audio_tracks[0].clips[1].source_out is None
