@@ -45,13 +45,16 @@ history_bytes=256 MiB, pause: AdaptivePause | None = None)``; settings come from
 - ``LiveError(message, canvas_version, request, settings)``; ``LiveVariation(image,
   seed, canvas_version, sketch, settings)``; ``variations`` raises ``LiveFailure``.
 - ``adopt(variation) -> LiveSettings``: its seed becomes the session's; its picture
-  is shown at once when it still matches the canvas, else the canvas is repainted.
+  is shown at once when this session painted it from the canvas, settings and model
+  now in use and nothing newer is on its way, else the canvas is repainted.
 - Properties ``settings``, ``model``, ``tiny_decoder`` (the TAESD folder in use, or
   None), ``busy``, ``superseded`` (``SupersededRun``: when each cancelled run was
   superseded and stopped); ``set_model(model)``; ``history`` (``LiveHistory``:
   ``entries()``, each ``HistoryEntry`` with ``image()``, ``sketch()``, ``settings``,
   ``timings``); ``export_history(path)``; counters ``started``, ``dropped``,
-  ``failed``.
+  ``failed``; ``closed``.
+- ``close()`` cancels every run, waits (a few seconds at most) for them to stop, and
+  then lets go of the canvas and history: no callback is called after it returns.
 - Variations run beside the live requests: a stroke does not cancel them (the
   creator asked for them), and a stroke's picture waits for the device meanwhile.
 
@@ -67,7 +70,6 @@ import random
 from collections import deque
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -82,6 +84,7 @@ from gpu.live_history import MEMORY_BYTES, LiveHistory, LiveTimings
 from gpu.live_results import (
     LiveError, LiveFailure, LiveResult, LiveVariation, SupersededRun, problems_in_words, run_failure, when_done,
 )
+from gpu.live_runs import LiveRequest, RunningRequest, VariationBatch, VariationRuns, wait_for_variations
 from gpu.live_settings import AdaptivePause, LiveSettings
 from nodes.library.core import SEED_MAX
 from nodes.live_canvas import open_canvas
@@ -97,28 +100,8 @@ log = logging.getLogger("reelgraph.live")
 GENERATION_MEMORY = 0.7
 #: Cancelled runs remembered for ``superseded`` (a long session cancels thousands).
 KEPT_SUPERSEDED = 1000
-
-
-@dataclass
-class _Request:
-    serial: int
-    canvas_version: int
-    canvas: str
-    sketch: np.ndarray
-    settings: LiveSettings
-    model: ModelRef
-    tiny_decoder: Path | None
-    requested_at: float
-    due: float
-    gathering_since: float
-
-
-@dataclass
-class _Running:
-    request: _Request
-    handle: RunHandle
-    started_at: float
-    superseded_at: float | None = None
+#: How long ``close`` waits for cancelled runs to stop before it lets go of the canvas.
+SETTLE_SECONDS = 5.0
 
 
 class LiveSession:
@@ -142,9 +125,9 @@ class LiveSession:
         self._canvas_version = 0
         self._canvas_reference = ""
         self._serial = 0
-        self._pending: _Request | None = None
-        self._runs: dict[int, _Running] = {}
-        self._variations_running = 0
+        self._pending: LiveRequest | None = None
+        self._runs: dict[int, RunningRequest] = {}
+        self._variations = VariationRuns()
         self._starting = 0
         self._superseded: deque[SupersededRun] = deque(maxlen=KEPT_SUPERSEDED)
         self._generation = 0.0
@@ -153,6 +136,7 @@ class LiveSession:
         self._random = random.Random()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._settled = threading.Condition(self._lock)  # a run ended: close() may be waiting
         self._deliver_lock = threading.RLock()  # on_result may adopt a variation
         self._state_lock = threading.RLock()
         self._busy = False
@@ -179,6 +163,10 @@ class LiveSession:
         return self._busy
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def superseded(self) -> list[SupersededRun]:
         with self._lock:
             return list(self._superseded)
@@ -202,7 +190,7 @@ class LiveSession:
             gathering = self._pending.gathering_since if self._pending is not None else None
             if self._pending is not None:
                 self.dropped += 1
-            self._pending = _Request(
+            self._pending = LiveRequest(
                 self._serial, self._canvas_version, self._canvas_reference, self._sketch, self._settings,
                 self._model, self._tiny_decoder, now, self._pause.due(now, ongoing, gathering, self._generation),
                 gathering if gathering is not None else now)
@@ -227,59 +215,69 @@ class LiveSession:
         """Paint the current canvas with ``count`` other seeds in one batched call;
         ``on_done(variations)`` or ``on_error(LiveError)`` on a worker thread."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this live session is closed")
             if self._sketch is None:
                 raise ValueError("draw something first: there is no canvas to vary")
             version, canvas, sketch = self._canvas_version, self._canvas_reference, self._sketch
             settings, model, decoder = self._settings, self._model, self._tiny_decoder
             first = self._random.randrange(SEED_MAX - count)
-            self._variations_running += 1
+            self._variations.begin(VariationBatch(version, first, count, model, decoder))
         self._report_state()
         failed = on_error or self._say
+        launched: list[RunHandle] = []
 
         def finished(result: RunResult | None, message: str) -> None:
             with self._lock:
-                self._variations_running -= 1
+                self._variations.end(launched)
+                self._settled.notify_all()
             self._report_state()
-            if result is None or not result.ok:
-                failed(LiveError(message or run_failure(result), version, 0, settings))
-                return
-            images = result.output(VARIATIONS, "images")
-            on_done([LiveVariation(image, first + index, version, sketch, settings.with_seed(first + index))
-                     for index, image in enumerate(images)])
+            with self._deliver_lock:  # close() waits for this, and nobody hears after it
+                if self._closed:
+                    return
+                if result is None or not result.ok:
+                    failed(LiveError(message or run_failure(result), version, 0, settings))
+                    return
+                images = result.output(VARIATIONS, "images")
+                on_done([LiveVariation(image, first + index, version, sketch, settings.with_seed(first + index))
+                         for index, image in enumerate(images)])
 
         graph = variations_graph(model, canvas, settings, decoder, first, count)
         handle = self._launch(graph, [VARIATIONS], lambda message: finished(None, message))
-        if handle is not None:
-            when_done(handle, finished)
+        if handle is None:
+            return
+        with self._lock:
+            launched.append(handle)
+            self._variations.handles.add(handle)
+            closed = self._closed
+        if closed:  # close() came while it was being submitted
+            handle.cancel("the live session was closed")
+        when_done(handle, finished)
 
     def variations(self, count: int = 4, timeout: float | None = None) -> list[LiveVariation]:
         """``request_variations``, waiting for them; LiveFailure with the reason."""
-        arrived = threading.Event()
-        outcome: list[Any] = []
-
-        def keep(value: Any) -> None:
-            outcome.append(value)
-            arrived.set()
-
-        self.request_variations(count, keep, keep)
-        if not arrived.wait(timeout):
-            raise LiveFailure(f"the variations did not arrive within {timeout} seconds")
-        if isinstance(outcome[0], LiveError):
-            raise LiveFailure(outcome[0].message)
-        return outcome[0]
+        return wait_for_variations(lambda done, failed: self.request_variations(count, done, failed), timeout,
+                                   lambda: self._closed)
 
     def adopt(self, variation: LiveVariation) -> LiveSettings:
         """Make ``variation``'s seed the session's; returns the new settings. Its picture
-        is shown at once when it still matches the canvas, else the canvas is repainted."""
+        is shown at once only when it is what painting now would give: the same canvas,
+        settings (prompt, seed, ...), model and tiny decoder, with no newer request on
+        its way; otherwise (the prompt changed since, say) the canvas is repainted."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this live session is closed")
             self._settings = self._settings.with_seed(variation.seed)
             settings = self._settings
-            current = (variation.canvas_version == self._canvas_version and self._pending is None
-                       and not self._runs)
+            current = (variation.settings == settings and variation.canvas_version == self._canvas_version
+                       and self._variations.painted_with(variation, self._model, self._tiny_decoder)
+                       and self._pending is None and not self._runs and self._starting == 0)
         if not current:
-            self.update(settings=settings)
+            self.update()
             return settings
         with self._deliver_lock:
+            if self._closed:
+                return settings
             entry = self.history.add(variation.image, variation.sketch, variation.canvas_version, settings,
                                      LiveTimings(), "variation")
             result = LiveResult(variation.image, variation.sketch, variation.canvas_version, self._delivered,
@@ -292,17 +290,26 @@ class LiveSession:
         return self.history.export(path, self._model.name)
 
     def close(self) -> None:
-        """Cancel what runs, stop the dispatcher and let go of the canvas and history."""
+        """Cancel what runs, stop the dispatcher, wait for the runs to stop, and let go
+        of the canvas and history. A run still being submitted cancels itself when it
+        registers (``_start``); whatever ends later is heard by nobody."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             self._pending = None
-            runs = list(self._runs.values())
+            handles = [running.handle for running in self._runs.values()] + list(self._variations.handles)
             self._wake.notify()
-        for running in runs:
-            running.handle.cancel("the live session was closed")
-        self._dispatcher.join(timeout=5)
-        self._canvas.close()
-        self.history.close()
+        for handle in handles:
+            handle.cancel("the live session was closed")
+        if threading.current_thread() is not self._dispatcher:
+            self._dispatcher.join(timeout=SETTLE_SECONDS)
+        with self._lock:
+            self._settled.wait_for(lambda: not self._runs and self._starting == 0 and not self._variations.running,
+                                   SETTLE_SECONDS)
+        with self._deliver_lock, self._state_lock:  # a callback under way finishes first
+            self._canvas.close()
+            self.history.close()
 
     def __enter__(self) -> "LiveSession":
         return self
@@ -329,20 +336,24 @@ class LiveSession:
             assert request is not None
             self._start(request)
 
-    def _start(self, request: _Request) -> None:
+    def _start(self, request: LiveRequest) -> None:
         graph = live_graph(request.model, request.canvas, request.settings, request.tiny_decoder)
         started_at = time.perf_counter()
         handle = self._launch(graph, [PREVIEW], lambda message: self._finished(None, request, None, message))
         with self._lock:
             self._starting -= 1
+            self._settled.notify_all()
+            closed = self._closed
             if handle is not None:
-                running = _Running(request, handle, started_at)
+                running = RunningRequest(request, handle, started_at)
                 self._runs[request.serial] = running
                 self.started += 1
-        if handle is not None:
-            when_done(handle, lambda result, message: self._finished(running, request, result, message))
-        else:
+        if handle is None:
             self._report_state()
+            return
+        if closed:  # close() took its snapshot of the runs while this one was being submitted
+            handle.cancel("the live session was closed")
+        when_done(handle, lambda result, message: self._finished(running, request, result, message))
 
     def _launch(self, graph: Any, targets: list[str], could_not_start: Callable[[str], None]) -> RunHandle | None:
         """Submit a run; None (after ``could_not_start(message)``) when it cannot start."""
@@ -355,13 +366,14 @@ class LiveSession:
         return None
 
     # ----- outcomes --------------------------------------------------------------------------
-    def _finished(self, running: _Running | None, request: _Request, result: RunResult | None, message: str) -> None:
+    def _finished(self, running: RunningRequest | None, request: LiveRequest, result: RunResult | None, message: str) -> None:
         stopped_at = time.perf_counter()
         if running is not None:  # strokes never come back: their canvas and pictures leave the shared cache
             keys = running.handle.plan.keys
             self.executor.cache.discard(keys[node_id] for node_id in (CANVAS, PAINT, PREVIEW) if node_id in keys)
         with self._lock:
             self._runs.pop(request.serial, None)
+            self._settled.notify_all()
             superseded = running is not None and running.superseded_at is not None
             if superseded:
                 self._superseded.append(SupersededRun(
@@ -378,7 +390,7 @@ class LiveSession:
             self._report_failure(request, message or run_failure(result))
         self._report_state()
 
-    def _deliver(self, request: _Request, running: _Running | None, result: RunResult) -> None:
+    def _deliver(self, request: LiveRequest, running: RunningRequest | None, result: RunResult) -> None:
         image = result.output(PREVIEW, "image")
         model_seconds = result.timings.get(PAINT, 0.0)
         queued = max(0.0, result.elapsed - sum(result.timings.values()))
@@ -397,11 +409,11 @@ class LiveSession:
             self._call(self.on_result, LiveResult(image, request.sketch, request.canvas_version, request.serial,
                                                   request.settings, timings, entry))
 
-    def _report_failure(self, request: _Request, message: str) -> None:
-        with self._deliver_lock:
-            if request.serial <= self._delivered:
+    def _report_failure(self, request: LiveRequest, message: str) -> None:
+        with self._deliver_lock:  # close() waits for this, and nobody hears after it
+            if request.serial <= self._delivered or self._closed:
                 return
-        self._say(LiveError(message, request.canvas_version, request.serial, request.settings))
+            self._say(LiveError(message, request.canvas_version, request.serial, request.settings))
 
     def _say(self, error: LiveError) -> None:
         log.warning("live sketch: %s", error.message)
@@ -410,8 +422,10 @@ class LiveSession:
     def _report_state(self) -> None:
         with self._state_lock:
             with self._lock:
+                if self._closed:
+                    return
                 busy = (self._pending is not None or bool(self._runs) or self._starting > 0
-                        or self._variations_running > 0)
+                        or self._variations.running > 0)
             if busy != self._busy:
                 self._busy = busy
                 self._call(self.on_state, busy)

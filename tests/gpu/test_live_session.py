@@ -21,7 +21,7 @@ import pytest
 from gpu.devices import CPU
 from gpu.events import NODE_STARTED, RunEvent
 from gpu.executor import Executor
-from gpu.live import LiveError, LiveResult, LiveSession
+from gpu.live import LiveError, LiveFailure, LiveResult, LiveSession
 from gpu.live_graph import PAINT
 from gpu.live_history import FORMAT, read_history
 from gpu.live_settings import AdaptivePause, LiveSettings, settings_for
@@ -260,6 +260,107 @@ def test_variations_paint_different_pictures_in_one_batched_call_and_one_can_be_
     session.update(sketch())  # the same drawing again, painted alone with the adopted seed
     alone = watcher.wait_for_version(session, 2).image
     assert np.abs(alone.astype(int) - strip[1].image.astype(int)).mean() < 1.0
+
+
+def test_adopting_a_variation_painted_before_the_prompt_changed_repaints_it_with_the_new_prompt(open_session):
+    session, watcher = open_session()
+    session.update(sketch())
+    watcher.wait_for_version(session, 1)
+    strip = session.variations(2, timeout=PATIENCE)  # painted for "a house by the sea"
+    session.update(settings=replace(session.settings, prompt="a fortress on a hill"))
+    watcher.wait(lambda seen: any(result.request == 2 for result in seen.results))
+    adopted = session.adopt(strip[0])
+    assert (adopted.prompt, adopted.seed) == ("a fortress on a hill", strip[0].seed)
+    watcher.wait(lambda seen: any(result.request == 3 for result in seen.results))
+    shown = watcher.results[-1]
+    assert shown.source == "live", "the old prompt's picture is not passed off as the new prompt's"
+    assert shown.settings == adopted and shown.entry.settings == adopted and shown.image is not strip[0].image
+
+
+def test_adopting_a_variation_painted_by_another_model_repaints_it_with_the_model_in_use(open_session, models):
+    session, watcher = open_session()
+    session.update(sketch())
+    watcher.wait_for_version(session, 1)
+    strip = session.variations(2, timeout=PATIENCE)
+    session.set_model(checkpoint(models, "tiny-sd"))
+    watcher.wait(lambda seen: any(result.request == 2 for result in seen.results))
+    adopted = session.adopt(strip[1])
+    watcher.wait(lambda seen: any(result.request == 3 for result in seen.results))
+    assert [result.source for result in watcher.results] == ["live", "live", "live"]
+    assert watcher.results[-1].settings == adopted and adopted.seed == strip[1].seed
+
+
+class HeldSubmitting:
+    """The studio's executor, whose ``submit`` waits until ``release()`` says so: planning
+    a big graph takes that long, and a window closing then must still stop the run."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self.release: Callable[[], bool] = lambda: True
+        self.submitting = threading.Event()
+        self.handles: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._executor, name)
+
+    def submit(self, graph: Graph, targets: list[str], **options: Any) -> Any:
+        self.submitting.set()
+        deadline = time.monotonic() + PATIENCE
+        while not self.release() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        handle = self._executor.submit(graph, targets, **options)
+        self.handles.append(handle)
+        return handle
+
+
+def test_closing_while_a_stroke_is_being_submitted_cancels_it_and_nobody_hears_after(studio, models, tmp_path):
+    held = HeldSubmitting(studio)
+    watcher = Watcher()
+    heard_after_close: list[str] = []
+    session = LiveSession(held, checkpoint(models), LiveSettings(prompt="a house", size=SIZE),  # type: ignore[arg-type]
+                          on_result=lambda result: heard_after_close.append("result") if session.closed else None,
+                          on_error=watcher.error, on_state=watcher.state, history_folder=tmp_path / "history")
+    held.release = lambda: session.closed  # the dispatcher took the stroke; close() comes mid-submit
+    session.update(sketch())
+    assert held.submitting.wait(PATIENCE)
+    session.close()
+    [handle] = held.handles
+    stopped_by_close = handle.done()
+    result = handle.result(PATIENCE)
+    time.sleep(0.1)  # a late callback would have come by now
+    assert watcher.errors == [] and heard_after_close == [], "a closed session says nothing"
+    assert result.cancelled and stopped_by_close, "close() cancels the run and waits for it to stop"
+    assert not session.history.folder.exists() or list(session.history.folder.iterdir()) == []
+
+
+def test_closing_while_variations_are_submitted_cancels_them_and_ends_the_wait(studio, models, tmp_path):
+    held = HeldSubmitting(studio)
+    watcher = Watcher()
+    session = LiveSession(held, checkpoint(models), LiveSettings(prompt="a house", size=SIZE),  # type: ignore[arg-type]
+                          on_result=watcher.result, on_error=watcher.error, history_folder=tmp_path / "history")
+    session.update(sketch())
+    watcher.wait_for_version(session, 1)
+    held.release = lambda: session.closed
+    held.submitting.clear()
+    failures: list[BaseException] = []
+
+    def wait_for_strip() -> None:
+        try:
+            session.variations(3, timeout=PATIENCE)
+        except LiveFailure as failure:
+            failures.append(failure)
+
+    waiting = threading.Thread(target=wait_for_strip)
+    waiting.start()
+    assert held.submitting.wait(PATIENCE)
+    session.close()
+    waiting.join(PATIENCE)
+    strip_run = held.handles[-1]
+    assert strip_run.done() and strip_run.result(0).cancelled
+    assert [str(failure) for failure in failures] == ["the live session was closed before the variations arrived"]
+    assert watcher.errors == [] and len(watcher.results) == 1
+    with pytest.raises(RuntimeError, match="closed"):
+        session.request_variations(1, lambda strip: None)
 
 
 def test_history_spills_to_pngs_and_exports_as_a_zip_that_reads_back(open_session, tmp_path):
