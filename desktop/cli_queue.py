@@ -43,7 +43,7 @@ def add_queue_parser(commands: Any) -> None:
 
     def action(name: str, handler: Any, text: str) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=text, description=text, parents=[common])
-        parser.set_defaults(handler=handler)
+        parser.set_defaults(handler=_reporting_unopenable(handler))
         return parser
 
     add = action("add", _add, "queue a workflow (or one job per seed or prompt with --batch)")
@@ -107,6 +107,7 @@ def add_queue_parser(commands: Any) -> None:
 def _add(arguments: argparse.Namespace) -> int:
     from desktop.cli import _print_invalid, load_workflow
     from gpu.queue_batch import BatchError, expand_batch, read_batch_file
+    from gpu.queue_jobs import QueueError, check_place
     from nodes.registry import default_registry
     from nodes.validation import validate
 
@@ -128,6 +129,11 @@ def _add(arguments: argparse.Namespace) -> int:
         except BatchError as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_INVALID
+    try:
+        check_place(arguments.runs_on)
+    except QueueError as error:
+        print(f"error: --runs-on: {error}", file=sys.stderr)
+        return EXIT_INVALID
     queue = _open(arguments)
     jobs = queue.add_batch(graph, variations, name=arguments.name or arguments.workflow.stem,
                            priority=arguments.priority, targets=arguments.targets, output_dir=arguments.out,
@@ -326,10 +332,31 @@ def _watch(arguments: argparse.Namespace) -> int:
 
 
 # ----- small helpers ---------------------------------------------------------------------
-def _open(arguments: argparse.Namespace) -> Any:
-    from gpu.queue import RenderQueue
+class Unopenable(Exception):
+    """The queue named by ``--db`` cannot be opened; the message says why."""
 
-    return RenderQueue(arguments.db)
+
+def _open(arguments: argparse.Namespace) -> Any:
+    """The queue named by ``--db``; Unopenable when it cannot be (a folder, a file that is
+    not a queue, a file system without SQLite's write-ahead log)."""
+    from gpu.queue import QueueError, RenderQueue
+
+    try:
+        return RenderQueue(arguments.db)
+    except QueueError as error:
+        raise Unopenable(str(error)) from error
+
+
+def _reporting_unopenable(handler: Any) -> Any:
+    """``handler``, saying why in one line and exiting 2 when the queue cannot be opened."""
+    def handle(arguments: argparse.Namespace) -> int:
+        try:
+            return handler(arguments)
+        except Unopenable as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_INVALID
+
+    return handle
 
 
 def _brief(job: Any) -> dict[str, Any]:

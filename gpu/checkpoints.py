@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from gpu.cache import OutputCache
 from nodes.models import ModelRef
 from nodes.types import Audio, Video
 
@@ -113,14 +112,14 @@ class CheckpointStore:
                 log.warning("checkpoint %s cannot be read (%s); its node will run again", entry, error)
         return found
 
-    def restore_into(self, cache: OutputCache) -> list[Checkpoint]:
-        """Put every stored, non-volatile output into ``cache`` under its key, so the next
-        plan of the job finds those nodes cached; returns every checkpoint found."""
-        checkpoints = self.load()
-        for checkpoint in checkpoints:
-            if checkpoint.outputs is not None and not checkpoint.volatile:
-                cache.put(checkpoint.key, checkpoint.outputs)
-        return checkpoints
+    @staticmethod
+    def restorable(checkpoints: list[Checkpoint]) -> dict[str, tuple[Any, ...]]:
+        """The stored, non-volatile outputs of ``checkpoints`` by cache key, to hand to the
+        executor's plan (``preloaded``), which treats them as cache hits. Not through the
+        output cache: an output bigger than its budget would not fit, and others could be
+        pushed out before the plan looks, so finished nodes would run again."""
+        return {checkpoint.key: checkpoint.outputs for checkpoint in checkpoints
+                if checkpoint.outputs is not None and not checkpoint.volatile}
 
     def clear(self) -> None:
         """Forget every checkpoint of the job (it completed, or was cancelled or deleted)."""

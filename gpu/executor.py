@@ -19,7 +19,7 @@ import logging
 import threading
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from gpu.cache import DEFAULT_BUDGET, OutputCache
 from gpu.devices import Device
@@ -108,10 +108,12 @@ class Executor:
         self._in_flight: set[RunScheduler] = set()
         self._lock = threading.Lock()
 
-    def plan(self, graph: Graph, targets: list[str] | None = None, output_dir: str | Path | None = None) -> Plan:
-        """What a run would do now: validates (WorkflowError when invalid) and checks the cache."""
+    def plan(self, graph: Graph, targets: list[str] | None = None, output_dir: str | Path | None = None, *,
+             preloaded: Mapping[str, tuple[Any, ...]] | None = None) -> Plan:
+        """What a run would do now: validates (WorkflowError when invalid) and checks the
+        cache; ``preloaded`` outputs (cache key -> outputs) count as cached too."""
         folder = Path(output_dir) if output_dir is not None else self.output_dir
-        return make_plan(graph, self.registry, self.cache, targets, str(folder.resolve()))
+        return make_plan(graph, self.registry, self.cache, targets, str(folder.resolve()), preloaded)
 
     def run(
         self,
@@ -122,6 +124,7 @@ class Executor:
         *,
         output_dir: str | Path | None = None,
         on_outputs: OutputsCallback | None = None,
+        preloaded: Mapping[str, tuple[Any, ...]] | None = None,
     ) -> RunResult:
         """Run the graph (or just what ``targets`` need) and wait for it.
 
@@ -129,10 +132,12 @@ class Executor:
         when the graph is invalid. Node failures do not raise: they are in ``.errors``.
         ``output_dir`` replaces the executor's folder for this run's output nodes;
         ``on_outputs(step, outputs)`` hears of each node that finishes before its
-        dependents start (the render queue checkpoints there).
+        dependents start (the render queue checkpoints there). ``preloaded`` (cache
+        key -> outputs) are outputs known from elsewhere, used like cache hits (the
+        render queue's checkpoints, which may not fit in the cache).
         """
         cancel = cancel or CancelToken()
-        plan = self.plan(graph, targets, output_dir)
+        plan = self.plan(graph, targets, output_dir, preloaded=preloaded)
         scheduler = self._scheduler(graph, plan, cancel, on_event, _new_run_id(), output_dir, on_outputs)
         try:
             return scheduler.execute()
@@ -148,15 +153,16 @@ class Executor:
         *,
         output_dir: str | Path | None = None,
         on_outputs: OutputsCallback | None = None,
+        preloaded: Mapping[str, tuple[Any, ...]] | None = None,
     ) -> RunHandle:
         """Start a run in the background and return its handle at once.
 
         The graph is validated and planned before this returns (WorkflowError when
         invalid); later edits to ``graph`` do not change the run in flight.
-        ``output_dir`` and ``on_outputs`` are as for :meth:`run`.
+        ``output_dir``, ``on_outputs`` and ``preloaded`` are as for :meth:`run`.
         """
         cancel = cancel or CancelToken()
-        plan = self.plan(graph, targets, output_dir)
+        plan = self.plan(graph, targets, output_dir, preloaded=preloaded)
         run_id = _new_run_id()
         handle = RunHandle(run_id, cancel, plan)
         scheduler = self._scheduler(graph, plan, cancel, on_event, run_id, output_dir, on_outputs)

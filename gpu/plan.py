@@ -13,7 +13,7 @@ import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from typing import Any
+from typing import Any, Mapping
 
 from gpu.cache import OutputCache
 from nodes.graph import Graph, GraphNode, is_link
@@ -81,8 +81,12 @@ def make_plan(
     cache: OutputCache,
     targets: list[str] | None = None,
     output_dir: str = "",
+    preloaded: Mapping[str, tuple[Any, ...]] | None = None,
 ) -> Plan:
-    """Validate what the targets need and plan their run; WorkflowError when invalid."""
+    """Validate what the targets need and plan their run; WorkflowError when invalid.
+
+    ``preloaded`` (cache key -> outputs) are outputs known from elsewhere, such as a
+    queue job's checkpoints: they count as cache hits whatever the cache holds."""
     nodes = graph.nodes
     whole_graph = targets is None
     if targets is None:
@@ -102,7 +106,11 @@ def make_plan(
     for node_id in reversed(order):
         if node_id not in wanted:
             continue
-        hit = None if node_id in volatile else cache.get(keys[node_id])
+        hit = None
+        if node_id not in volatile:
+            hit = preloaded.get(keys[node_id]) if preloaded else None
+            if hit is None:
+                hit = cache.get(keys[node_id])
         if hit is not None:
             cached[node_id] = hit
             continue

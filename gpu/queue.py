@@ -15,6 +15,7 @@ The public API (what the desktop queue panel and ``reelgraph queue`` are built o
     queue.pause(); queue.resume(); queue.paused  # the whole queue: no new job starts
     queue.pause_job(job_id) / queue.resume_job(job_id) -> Job
     queue.cancel(job_id) -> Job                  # running: stops within a step, then "cancelled"
+                                                 # (at once when its worker is gone)
     queue.retry(job_id) -> Job                   # failed / cancelled -> queued, resumes
     queue.delete(job_id); queue.clear_finished() -> int
     # reading
@@ -38,7 +39,10 @@ by priority (higher first), then position (older first; ``move`` changes it).
 ``claim`` takes the next job in one ``BEGIN IMMEDIATE`` transaction, so two workers
 never take the same job. A worker holds a lease it renews while it runs; a job whose
 worker died (its lease ran out, or its process on this machine is gone) goes back to
-the queue at the next claim and resumes from its checkpoints.
+the queue at the next claim and resumes from its checkpoints; cancelling, pausing or
+deleting it takes it back at once, as no worker would ever act on the request. A cancel
+or pause asked while an attempt was ending anyway (a retry, a worker shutting down)
+still holds: the job does not go back to the queue.
 
 Statuses: queued -> running -> completed | failed | cancelled; queued <-> paused;
 running -> paused (pause_job) or queued again when its worker stops cleanly, dies, or
@@ -61,11 +65,12 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from gpu.checkpoints import CheckpointStore
 from gpu.queue_jobs import (
     ACTIVE, CANCELLED, COMPLETED, FAILED, FINISHED, FULL_COLUMNS, LOCAL, PAUSED, QUEUED, RUNNING, SCHEMA,
-    SCHEMA_VERSION, STATUSES, SUMMARY_COLUMNS, Attempt, Job, LostLease, QueueError, UnknownJob, job_from_row,
-    to_json_text,
+    SCHEMA_VERSION, STATUSES, SUMMARY_COLUMNS, Attempt, Job, LostLease, QueueError, UnknownJob, check_place,
+    job_from_row, to_json_text,
 )
 from gpu.queue_batch import Variation, pin_random_seeds
-from gpu.queue_leases import claim_next, end_attempt, new_worker_id, renew_lease
+from gpu.queue_database import open_database
+from gpu.queue_leases import claim_next, end_attempt, new_worker_id, reclaim_abandoned, renew_lease
 from nodes.graph import Graph
 
 PAGE_SIZE = 50
@@ -84,15 +89,18 @@ def default_queue_path() -> Path:
 class RenderQueue:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_queue_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = open_database(self.path)
         #: Each job's checkpoints live in ``jobs/<id>/`` next to the database.
         self.jobs_folder = self.path.parent / "jobs"
         self._lock = threading.RLock()
         self._own_commits = 0
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            self._create_tables()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _create_tables(self) -> None:
         with self._transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -129,6 +137,7 @@ class RenderQueue:
         ``{"node_id.input": value}`` typed in (``gpu.queue_batch.expand_batch`` turns seeds
         and prompts into Variations, whose labels name the jobs; ``labels`` overrides them).
         All in one transaction: the batch is queued whole or not at all."""
+        check_place(runs_on)
         document = graph.to_dict() if isinstance(graph, Graph) else dict(graph)
         name = name or str(document.get("meta", {}).get("name", "") or "untitled")
         folder = str(Path(output_dir).resolve()) if output_dir is not None else ""
@@ -161,12 +170,13 @@ class RenderQueue:
         """A waiting job is cancelled at once; a running one is asked to stop, and its
         worker stops it within one step (the job turns cancelled when it has)."""
         with self._transaction() as db:
-            job = self._job(db, job_id)
+            was_running = self._job(db, job_id).status == RUNNING
+            job = self._job_now(db, job_id)
             if job.status in (QUEUED, PAUSED):
-                self._end(db, job_id, CANCELLED, "cancelled before it ran")
+                self._end(db, job_id, CANCELLED, "cancelled" if was_running else "cancelled before it ran")
             elif job.status == RUNNING:
                 db.execute("UPDATE jobs SET stop_request = 'cancel' WHERE id = ?", (job_id,))
-            else:
+            elif not (was_running and job.status == CANCELLED):  # its dead worker had been asked already
                 raise QueueError(f"job {job_id} has already {job.status}; nothing to cancel")
         if job.status != RUNNING:
             self._remove_folder(job_id)
@@ -187,7 +197,7 @@ class RenderQueue:
         """Hold a queued job back, or stop a running one at its next step and keep its
         checkpoints, so ``resume_job`` carries on where it stopped."""
         with self._transaction() as db:
-            job = self._job(db, job_id)
+            job = self._job_now(db, job_id)
             if job.status == QUEUED:
                 db.execute("UPDATE jobs SET status = ? WHERE id = ?", (PAUSED, job_id))
             elif job.status == RUNNING:
@@ -252,7 +262,7 @@ class RenderQueue:
     def delete(self, job_id: int) -> None:
         """Forget a job that is not running (its output files stay where they are)."""
         with self._transaction() as db:
-            job = self._job(db, job_id)
+            job = self._job_now(db, job_id)
             if job.status == RUNNING:
                 raise QueueError(f"job {job_id} is running; cancel it first")
             db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
@@ -377,10 +387,11 @@ class RenderQueue:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # also after a failed COMMIT, which leaves it open
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
             self._own_commits += 1
 
     def _job(self, db: sqlite3.Connection, job_id: int) -> Job:
@@ -388,6 +399,15 @@ class RenderQueue:
         if row is None:
             raise UnknownJob(job_id)
         return job_from_row(row)
+
+    def _job_now(self, db: sqlite3.Connection, job_id: int) -> Job:
+        """The job, after taking it back first if it is running for a worker that is gone:
+        no worker would ever act on a cancel or pause asked of it, and it could not be deleted."""
+        job = self._job(db, job_id)
+        if job.status == RUNNING:
+            reclaim_abandoned(db, time.time(), job_id)
+            job = self._job(db, job_id)
+        return job
 
     def _end(self, db: sqlite3.Connection, job_id: int, status: str, message: str) -> None:
         db.execute("UPDATE jobs SET status = ?, finished = ?, progress_message = ?, stop_request = '' WHERE id = ?",

@@ -8,6 +8,7 @@ was added, so editing the workflow afterwards never changes a render that is wai
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ ATTEMPT_OUTCOMES = ("running", COMPLETED, FAILED, "retrying", CANCELLED, PAUSED,
 #: Where a job runs: any local worker, one local device, or (later) a cloud GPU.
 LOCAL = "local"
 CLOUD = "cloud"
+#: Every place a job may name: a job for anywhere else would wait for a worker that never comes.
+PLACE = re.compile(r"local(:(cpu|mps|cuda:\d+))?|cloud")
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -219,3 +222,11 @@ def job_from_row(row: sqlite3.Row) -> Job:
 
 def to_json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def check_place(place: str) -> str:
+    """``place`` when a worker can serve it; QueueError naming the places there are otherwise."""
+    if not PLACE.fullmatch(place):
+        raise QueueError(f"no worker runs jobs on {place!r}; use local (any local worker), local:cpu, "
+                         "local:cuda:0 (one GPU), local:mps or cloud")
+    return place

@@ -97,12 +97,14 @@ def end_attempt(db: sqlite3.Connection, job_id: int, worker: str, outcome: str, 
                 outputs: Mapping[str, Any] | None, retry_at: float | None, nodes_run: int, nodes_resumed: int,
                 now: float) -> str:
     """Close ``worker``'s attempt with ``outcome`` and move the job to the status that
-    follows; returns that status."""
-    status = STATUS_AFTER[outcome]
-    row = db.execute("SELECT attempts FROM jobs WHERE id = ? AND status = ? AND worker = ?",
+    follows; returns that status. A cancel or pause the creator asked for while the
+    attempt ran wins over going back to the queue (the request may arrive after the
+    worker's last report, when its run was already ending for another reason)."""
+    row = db.execute("SELECT attempts, stop_request FROM jobs WHERE id = ? AND status = ? AND worker = ?",
                      (job_id, RUNNING, worker)).fetchone()
     if row is None:
         raise LostLease(f"job {job_id} is no longer held by worker {worker}")
+    status = status_after(outcome, row["stop_request"])
     attempts = close_last(read_attempts(row["attempts"]), now, outcome, error, nodes_run, nodes_resumed)
     completed = status == COMPLETED
     db.execute(
@@ -111,17 +113,32 @@ def end_attempt(db: sqlite3.Connection, job_id: int, worker: str, outcome: str, 
         "progress = CASE WHEN ? THEN 1.0 ELSE progress END, progress_message = ? WHERE id = ?",
         (status, attempts_text(attempts), error, now if status in FINISHED else None, retry_at or 0,
          to_json_text(dict(outputs)) if outputs is not None else None, int(outcome in NOT_THE_JOBS_FAULT), completed,
-         "done" if completed else outcome, job_id))
+         "done" if completed else outcome if status == STATUS_AFTER[outcome] else status, job_id))
     return status
 
 
-def reclaim_abandoned(db: sqlite3.Connection, now: float) -> list[int]:
-    """Running jobs whose worker is gone (lease run out, or its process on this host
-    ended) go back to the queue, or end as asked (cancel, pause) while their worker
-    lived; returns the ids that ended cancelled, whose checkpoints may go."""
+def status_after(outcome: str, stop_request: str) -> str:
+    """The job's status once an attempt ended with ``outcome`` while ``stop_request``
+    ("", "cancel" or "pause") was pending: a cancel ends every job that did not complete,
+    a pause holds back one that would otherwise wait in the queue again."""
+    status = STATUS_AFTER[outcome]
+    if stop_request == "cancel" and status != COMPLETED:
+        return CANCELLED
+    if stop_request == "pause" and status == QUEUED:
+        return PAUSED
+    if outcome == PAUSED and stop_request == "":
+        return QUEUED  # resumed while its run was already pausing
+    return status
+
+
+def reclaim_abandoned(db: sqlite3.Connection, now: float, job_id: int | None = None) -> list[int]:
+    """Running jobs (or only ``job_id``) whose worker is gone (lease run out, or its
+    process on this host ended) go back to the queue, or end as asked (cancel, pause)
+    while their worker lived; returns the ids that ended cancelled, whose checkpoints may go."""
     cleared = []
+    only = "" if job_id is None else " AND id = ?"
     rows = db.execute("SELECT id, worker, heartbeat, lease_until, attempts, interruptions, stop_request "
-                      "FROM jobs WHERE status = ?", (RUNNING,)).fetchall()
+                      f"FROM jobs WHERE status = ?{only}", (RUNNING, *(() if job_id is None else (job_id,)))).fetchall()
     for row in rows:
         if row["lease_until"] >= now and not worker_is_gone(row["worker"]):
             continue

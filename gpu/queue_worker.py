@@ -12,9 +12,14 @@ through the shared Executor (there is no second way to run a node).
 While a job runs, each node that finishes is checkpointed to the job's folder (by
 cache key, in safe formats, see ``gpu/checkpoints.py``) before anything that needs it
 starts. A job that resumes — after a crash, a kill, a pause, a clean stop or a retry —
-puts those outputs back into the executor's cache first, so the plan sees them as
-cached and only unfinished nodes run; output nodes that already wrote their files are
-not asked again. Checkpoints go when the job completes or is cancelled.
+hands those outputs to the executor's plan, which counts them as cached (however big:
+they do not go through the output cache and its budget), so only unfinished nodes
+run; output nodes that already wrote their files are not asked again. Checkpoints go
+when the job completes or is cancelled.
+
+The worker's lease on a job is renewed from the claim to the end of the attempt (a
+heartbeat, ``gpu/queue_heartbeat.py``), so a slow start never lets a second worker
+take the job over while this one still starts it.
 
 Failures: an invalid graph fails at once. Passing failures (out of memory even after
 freeing, I/O errors) are retried up to ``RetryPolicy.max_attempts`` in all, after 2, 4,
@@ -35,6 +40,7 @@ from gpu.events import NodeError, RunEvent, RunResult
 from gpu.executor import Executor, RunHandle
 from gpu.plan import Step, default_targets
 from gpu.queue import RenderQueue, new_worker_id
+from gpu.queue_heartbeat import Heartbeat
 from gpu.queue_jobs import CANCELLED, COMPLETED, FAILED, LOCAL, PAUSED, Job, LostLease
 from gpu.queue_progress import JobProgress, summarize, written_files
 from nodes.context import CancelToken
@@ -104,6 +110,7 @@ class QueueWorker:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._current: tuple[CancelToken, list[str]] | None = None
+        self._heartbeat: Heartbeat | None = None
 
     # ----- driving -----------------------------------------------------------------------
     def serve(self, *, once: bool = False, idle_exit: float | None = None) -> int:
@@ -162,14 +169,29 @@ class QueueWorker:
         if job is None:
             return None
         log.info("worker %s took job %s (%s), attempt %d", self.worker_id, job.id, job.name, len(job.attempts))
-        self._tell(job)
+        # The lease lives from the claim on, through listeners and checkpoint reading that may be slow.
+        heartbeat = Heartbeat(self.queue, job.id, self.worker_id, self.lease_seconds, self.lease_seconds / 4,
+                              on_lost=self._lost_lease)
+        self._heartbeat = heartbeat
         try:
-            ended = self._run(job)
+            with heartbeat:
+                self._tell(job)
+                ended = self._run(job)
         except LostLease as error:
             log.warning("%s", error)
             ended = self.queue.get(job.id)
+        finally:
+            self._heartbeat = None
         self._tell(ended)
         return ended
+
+    def _lost_lease(self) -> None:
+        """Another worker took the job over (this one stalled past its lease): stop running it."""
+        with self._lock:
+            if self._current is not None:
+                token, why = self._current
+                why.append("lost")
+                token.cancel("another worker took the job over")
 
     # ----- one job -----------------------------------------------------------------------
     def _run(self, job: Job) -> Job:
@@ -178,7 +200,8 @@ class QueueWorker:
         except WorkflowError as error:
             return self._finish(job, FAILED, f"the workflow cannot run: {error.report.text()}")
         store = self.queue.checkpoints(job.id)
-        checkpoints = store.restore_into(self.executor.cache)
+        checkpoints = store.load()
+        restored = store.restorable(checkpoints)  # given to the plan, so none is lost to the cache's budget
         written = {checkpoint.node_id: checkpoint for checkpoint in checkpoints if checkpoint.output_node}
         targets = job.targets if job.targets is not None else default_targets(graph, self.executor.registry)
         remaining = [node_id for node_id in targets if node_id not in written]
@@ -203,6 +226,7 @@ class QueueWorker:
                 self.on_event(job, event)
 
         if not remaining:
+            self._check_lease()
             self.queue.report(job.id, self.worker_id, self.lease_seconds, None, progress.take()[1])
             return self._complete(job, None, saved_outputs, targets, graph, 0, len(written))
         with self._lock:
@@ -211,9 +235,10 @@ class QueueWorker:
                 why.append("stopped")
                 token.cancel("the worker is stopping")
         try:
+            self._check_lease()  # never start a job another worker has taken over meanwhile
             try:
                 handle = self.executor.submit(graph, remaining, token, on_event, output_dir=job.output_dir or None,
-                                              on_outputs=keep)
+                                              on_outputs=keep, preloaded=restored)
             except WorkflowError as error:
                 return self._finish(job, FAILED, f"the workflow cannot run:\n{error.report.text()}")
             result = self._watch(job, handle, token, why, progress)
@@ -226,7 +251,7 @@ class QueueWorker:
         if result.ok:
             return self._complete(job, result, saved_outputs, targets, graph, len(result.executed), resumed)
         if result.cancelled or why:
-            outcome = {"cancel": CANCELLED, "pause": PAUSED}.get(why[0] if why else "", "stopped")
+            outcome = CANCELLED if "cancel" in why else PAUSED if "pause" in why else "stopped"
             return self._finish(job, outcome, token.reason, nodes_run=len(result.executed), nodes_resumed=resumed)
         return self._failed(job, result, resumed)
 
@@ -241,6 +266,8 @@ class QueueWorker:
             fields, paths = progress.take()
             try:
                 request = self.queue.report(job.id, self.worker_id, self.lease_seconds, fields, paths)
+                if self._heartbeat is not None:
+                    self._heartbeat.renewed()
             except LostLease:
                 token.cancel("another worker took the job over")
                 handle.result()
@@ -248,9 +275,10 @@ class QueueWorker:
             except sqlite3.OperationalError as error:
                 log.warning("could not report progress of job %s: %s", job.id, error)
                 request = ""
-            if request in ("cancel", "pause") and not token.cancelled:
-                why.append(request)
-                token.cancel("cancelled from the queue" if request == "cancel" else "paused from the queue")
+            if request in ("cancel", "pause") and request not in why:
+                why.append(request)  # even when the run already stops for another reason
+                if not token.cancelled:
+                    token.cancel("cancelled from the queue" if request == "cancel" else "paused from the queue")
             if finished:
                 break
         try:
@@ -287,7 +315,13 @@ class QueueWorker:
             text = f"{text} (gave up after {job.tries} attempts)"
         return self._finish(job, FAILED, text, nodes_run=len(result.executed), nodes_resumed=resumed)
 
+    def _check_lease(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.check()
+
     def _finish(self, job: Job, outcome: str, error: str, **details: Any) -> Job:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()  # no renewal may land after the attempt ended
         return self.queue.finish(job.id, self.worker_id, outcome, error=error, **details)
 
     def _tell(self, job: Job) -> None:

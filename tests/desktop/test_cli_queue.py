@@ -152,6 +152,20 @@ def test_unknown_jobs_exit_2_and_requests_the_queue_cannot_do_exit_1(db, tmp_pat
     assert queue_command(db, "list", "--status", "finished") == 2
 
 
+def test_a_place_no_worker_serves_or_a_folder_for_the_database_is_refused_clearly(db, tmp_path, capsys):
+    workflow = str(card_workflow(tmp_path))
+
+    assert queue_command(db, "add", workflow, "--runs-on", "gpu0") == 2
+    error = capsys.readouterr().err
+    assert "--runs-on" in error and "'gpu0'" in error and "local:cuda:0" in error
+    assert listed(db, capsys)["jobs"] == []
+
+    for action in (["list"], ["add", workflow], ["cancel", "1"], ["work", "--once"]):
+        assert queue_command(tmp_path, *action) == 2
+        error = capsys.readouterr().err
+        assert f"{tmp_path} is a folder" in error and "Traceback" not in error
+
+
 def test_work_once_renders_the_next_job_and_clear_forgets_it(db, tmp_path, capsys):
     queue_command(db, "add", str(card_workflow(tmp_path)), "--out", str(tmp_path / "renders"))
 

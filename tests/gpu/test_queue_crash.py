@@ -1,12 +1,14 @@
 """The queue's promise, tested with real processes: ``kill -9`` a worker in the middle
 of a 20-node job, start another, and the job completes with no finished node run
-twice and no file written twice; two workers on one queue never run the same job.
+twice and no file written twice; two workers on one queue never run the same job;
+processes opening a brand-new queue at the same moment all get in.
 
 The nodes come from a node pack in the user nodes folder (as a creator would install
 one); each writes to a log file when it starts and when it finishes."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gpu.queue import RenderQueue
+from gpu.queue import QueueError, RenderQueue
 from nodes.graph import Graph
 
 PACK = '''
@@ -187,3 +189,39 @@ def test_two_worker_processes_on_one_queue_never_run_the_same_job(setup):
     with RenderQueue(setup["db"]) as queue:
         jobs = queue.list_jobs()
         assert {job.status for job in jobs} == {"completed"} and all(len(job.attempts) == 1 for job in jobs)
+
+
+def open_and_add(path: str, barrier, answers) -> None:
+    barrier.wait()
+    try:
+        with RenderQueue(path) as opened:
+            opened.add({"format": "reelgraph.graph", "version": 1, "nodes": {}}, name="x")
+    except Exception as error:  # reported to the test, which names it
+        answers.put(f"{type(error).__name__}: {error}")
+    else:
+        answers.put("ok")
+
+
+def test_processes_opening_a_brand_new_queue_at_once_all_get_in(tmp_path):
+    context = multiprocessing.get_context("fork")
+    for trial in range(8):  # the race does not show every time
+        path = str(tmp_path / str(trial) / "queue.sqlite3")
+        barrier, answers = context.Barrier(12), context.Queue()
+        processes = [context.Process(target=open_and_add, args=(path, barrier, answers)) for _ in range(12)]
+        for process in processes:
+            process.start()
+        said = sorted(answers.get(timeout=60) for _ in processes)
+        for process in processes:
+            process.join(10)
+        assert said == ["ok"] * 12
+        with RenderQueue(path) as opened:
+            assert opened.counts()["queued"] == 12
+
+
+def test_a_folder_or_a_file_that_is_not_a_queue_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(QueueError, match="is a folder"):
+        RenderQueue(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database, but long enough to look like a header of one " * 20)
+    with pytest.raises(QueueError, match="cannot open the render queue"):
+        RenderQueue(notes)

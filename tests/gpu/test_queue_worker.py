@@ -165,6 +165,69 @@ def test_a_stopping_worker_gives_its_job_back_and_a_finished_output_node_is_not_
     assert set(resumed.outputs) == {"preview", "save"}
 
 
+def test_a_cancel_while_the_worker_is_stopping_ends_the_job_instead_of_queueing_it_again(
+        queue, make_worker, journal, tmp_path):
+    graph = Graph()
+    graph.add("test.Cpu", {"seconds": 1.0}, node_id="render")  # a step that does not look at cancel
+    graph.add("test.Output", {"value": ["render", "value"]}, node_id="save")
+    job = queue.add(graph, name="unwanted")
+    worker = make_worker()
+    thread = worker.start()
+    wait_for(lambda: journal.visits, "the render to start")
+
+    worker.stop()  # the window closes ...
+    with RenderQueue(tmp_path / "queue.sqlite3") as panel:
+        assert panel.cancel(job.id).status == "running"  # ... as the creator cancels the job
+    thread.join(PATIENCE)
+
+    ended = queue.get(job.id)
+    assert ended.status == "cancelled" and ended.attempts[-1].outcome == "cancelled"
+    assert journal.ran() == ["render"]
+
+
+def test_a_slow_start_keeps_the_job_so_a_second_worker_never_runs_it_too(queue, make_worker, journal, tmp_path):
+    graph = Graph()
+    graph.add("test.Cpu", {"value": 1.0, "seconds": 0.3}, node_id="render")
+    graph.add("test.Output", {"value": ["render", "value"]}, node_id="save")
+    job = queue.add(graph, name="slow start")
+    # the window's worker waits for PyTorch to load on the GUI thread before the job starts
+    window = make_worker(lease_seconds=1.0, on_job=lambda taken: time.sleep(1.6) if taken.status == "running" else None)
+    starting = threading.Thread(target=window.run_next)
+    starting.start()
+    time.sleep(1.3)  # longer than the lease: only renewals keep the job the window's
+
+    with RenderQueue(tmp_path / "queue.sqlite3") as other:
+        assert make_worker(queue=other, lease_seconds=1.0).run_next() is None
+    starting.join(PATIENCE)
+
+    done = queue.get(job.id)
+    assert done.status == "completed" and [attempt.outcome for attempt in done.attempts] == ["completed"]
+    assert journal.ran() == ["render", "save"]
+
+
+def test_a_checkpoint_bigger_than_the_output_cache_still_counts_on_resume(queue, make_worker, make_executor, journal):
+    graph = Graph()
+    graph.add("test.Cpu", {"value": 1.0}, node_id="frames")
+    graph.add("test.Cpu", {"value": ["frames", "value"], "gate": "render"}, node_id="render")
+    graph.add("test.Output", {"value": ["render", "value"]}, node_id="save")
+    job = queue.add(graph, name="long clip")
+    first = make_worker()
+    serving = first.start()
+    journal.gate("render").wait_until_entered()
+    first.stop()
+    serving.join(PATIENCE)
+    journal.gate("render").open()
+    assert queue.get(job.id).status == "queued"
+    assert [checkpoint.node_id for checkpoint in queue.checkpoints(job.id).load()] == ["frames"]
+
+    # "frames" stands for a clip larger than the whole output cache: a budget of one byte
+    resumed = make_worker(executor=make_executor(cache_bytes=1)).run_next()
+
+    assert resumed.status == "completed" and resumed.outputs == {"save": {"value": 4.0}}
+    assert Counter(journal.ran()) == {"frames": 1, "render": 2, "save": 1}
+    assert resumed.attempts[-1].nodes_resumed == 1
+
+
 @pytest.mark.parametrize("kind, failures", [("io", 2), ("memory", 1)])
 def test_a_passing_failure_is_tried_again_after_a_growing_pause(queue, make_worker, kind, failures):
     graph = Graph()

@@ -4,6 +4,7 @@ taken back from a worker that died."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -270,6 +271,69 @@ def test_a_cancel_asked_of_a_worker_that_then_died_ends_the_job_cancelled(queue)
 
     assert queue.claim("here:1:b") is None
     assert queue.get(job.id).status == "cancelled"
+
+
+@pytest.mark.parametrize("outcome", ["retrying", "stopped"])
+def test_a_cancel_asked_after_the_workers_last_report_still_cancels_the_job(queue, outcome):
+    job = queue.add(card(), name="render")
+    queue.claim("here:1:a", lease_seconds=30)
+    asked = queue.cancel(job.id)  # "the job will stop at its next step"
+    assert asked.status == "running" and asked.stop_request == "cancel"
+
+    # the attempt was ending anyway: an I/O error to retry, or its worker shutting down
+    ended = queue.finish(job.id, "here:1:a", outcome, error="OSError: EIO", retry_at=time.time())
+
+    assert ended.status == "cancelled" and ended.stop_request == ""
+    assert ended.attempts[-1].outcome == outcome
+    assert queue.claim("here:1:b") is None  # no worker runs it again
+
+
+def test_a_pause_asked_after_the_workers_last_report_holds_the_job_back(queue):
+    job = queue.add(card(), name="render")
+    queue.claim("here:1:a", lease_seconds=30)
+    queue.pause_job(job.id)
+
+    ended = queue.finish(job.id, "here:1:a", "retrying", error="OSError: EIO", retry_at=time.time())
+
+    assert ended.status == "paused"
+    assert queue.claim("here:1:b") is None
+    assert queue.resume_job(job.id).status == "queued"
+
+
+def test_a_cancel_never_undoes_a_job_that_completed(queue):
+    job = queue.add(card(), name="render")
+    queue.claim("here:1:a", lease_seconds=30)
+    queue.cancel(job.id)
+
+    assert queue.finish(job.id, "here:1:a", "completed").status == "completed"
+
+
+def test_a_job_whose_worker_died_can_be_cancelled_or_deleted_at_once(queue):
+    doomed, unwanted = queue.add(card(), name="doomed"), queue.add(card(), name="unwanted")
+    for _ in range(2):
+        queue.claim(f"{socket.gethostname()}:{ended_process_id()}:a", lease_seconds=3600)
+
+    cancelled = queue.cancel(doomed.id)  # no worker will ever come to stop it: it ends now
+    queue.delete(unwanted.id)
+
+    assert cancelled.status == "cancelled" and cancelled.attempts[-1].outcome == "interrupted"
+    assert [job.id for job in queue.list_jobs()] == [doomed.id]
+
+
+def test_a_running_job_whose_worker_lives_is_only_asked_to_stop(queue):
+    job = queue.add(card(), name="render")
+    queue.claim(f"{socket.gethostname()}:{os.getpid()}:a", lease_seconds=3600)
+
+    assert queue.cancel(job.id).status == "running"
+    with pytest.raises(QueueError, match="running"):
+        queue.delete(job.id)
+
+
+def test_a_job_for_a_place_no_worker_serves_is_refused(queue):
+    with pytest.raises(QueueError, match="no worker runs jobs on 'locl'"):
+        queue.add(card(), runs_on="locl")
+    assert queue.add(card(), runs_on="local:cuda:1").runs_on == "local:cuda:1"
+    assert queue.counts()["queued"] == 1
 
 
 def test_randomized_seeds_are_picked_when_queued_so_a_resume_renders_the_same_picture(queue):
