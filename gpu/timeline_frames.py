@@ -82,25 +82,40 @@ class MemoryPictures(ClipPictures):
 
 
 class StreamedPictures(ClipPictures):
-    """A file, decoded as it plays: ``read_frames`` retimes it to the export rate over the
-    clip's speed (and scales it, unless part of it is cropped), so each export frame
-    takes the next decoded picture."""
+    """A file, decoded as it plays: ``read_decoded_frames`` retimes it to the export rate
+    over the clip's speed, so each export frame takes the next decoded frame. It becomes
+    pixels (scaled to the placement, or cropped) only when it is drawn; a frame that fills
+    the export frame untouched can go to the encoder as it was decoded (:meth:`decoded`)."""
 
     def __init__(self, path: str, clip: Clip, where: Placement, source_size: tuple[int, int], fps: float,
                  first_time: float) -> None:
-        from nodes.media_files import read_frames
+        from nodes.media_files import RgbFrames, read_decoded_frames
 
         self.where = where
         self.cropped = where.source != (0, 0, *source_size)
         start = max(0.0, clip.source_time(first_time))
-        self._frames: Iterator[np.ndarray] = read_frames(
-            path, start, clip.source_out, fps=fps / clip.speed, size=None if self.cropped else target_size(where))
-        self._last: np.ndarray | None = None
+        self._frames: Iterator[Any] = read_decoded_frames(path, start, clip.source_out, fps=fps / clip.speed)
+        self._rgb = RgbFrames()
+        self._latest: Any = None  # the last decoded frame
+        self._last: np.ndarray | None = None  # its pixels, once drawn
+        self.passes_through = not self.cropped
+
+    def decoded(self, time: float) -> Any:
+        """The next decoded frame as it is (None past the clip's span of the file)."""
+        frame = next(self._frames, None)
+        if frame is not None:
+            self._latest, self._last = frame, None
+        return frame
 
     def picture(self, time: float) -> np.ndarray:
         frame = next(self._frames, None)
         if frame is not None:
-            self._last = fitted_patch(frame, self.where) if self.cropped else frame
+            self._latest, self._last = frame, None
+        if self._last is None and self._latest is not None:  # past the file's end: its last frame stays
+            if self.cropped:
+                self._last = fitted_patch(self._rgb(self._latest, None), self.where)
+            else:
+                self._last = self._rgb(self._latest, target_size(self.where))
         if self._last is None:  # nothing to show in the clip's span of the file
             width, height = target_size(self.where)
             self._last = np.zeros((height, width, 3), np.uint8)
@@ -179,11 +194,35 @@ class FrameCompositor:
         for clip_id in clip_ids & self._open.keys():
             self._open.pop(clip_id).close()
 
-    def frames_ahead(self, times: Sequence[float], cancel: CancelToken, depth: int = AHEAD) -> Iterator[np.ndarray]:
+    def encoder_frame(self, time: float) -> Any:
+        """The export frame at ``time`` for an encoder: where one file clip alone fills the
+        whole frame, opaque and untouched, its decoded frame as it is (``av.VideoFrame``:
+        ``VideoWriter.write_decoded_frame`` skips the trip through RGB); else :meth:`frame`."""
+        middle = time + 0.5 / self.fps
+        showing = [span for spans in self.tracks for span in spans if span.start <= middle < span.end]
+        if len(showing) == 1:
+            span = showing[0]
+            where = self._placement(span.clip)
+            if where.target == (0, 0, *self.frame_size) and self._envelope(span, time) == (1.0, 1.0):
+                pictures = self._open.get(span.clip.id)
+                if pictures is None:
+                    pictures = self._open[span.clip.id] = self._pictures(span.clip, where, time)
+                if isinstance(pictures, StreamedPictures) and pictures.passes_through:
+                    decoded = pictures.decoded(time)
+                    if decoded is not None:
+                        for clip_id in [clip_id for clip_id in self._open if clip_id != span.clip.id]:
+                            self._open.pop(clip_id).close()
+                        return decoded
+        return self.frame(time)
+
+    def frames_ahead(self, times: Sequence[float], cancel: CancelToken, depth: int = AHEAD,
+                     encoder: bool = False) -> Iterator[Any]:
         """The frames at ``times``, composed on a thread of their own up to ``depth`` frames
         ahead of the caller, so decoding and composing overlap with encoding (PyAV lets go
         of the GIL while it decodes, converts and encodes). Stops when ``cancel`` is set or
-        the caller stops asking; an error while composing is raised in the caller."""
+        the caller stops asking; an error while composing is raised in the caller. With
+        ``encoder``, frames are :meth:`encoder_frame`'s (arrays or decoded frames)."""
+        make = self.encoder_frame if encoder else self.frame
         handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
         stop = threading.Event()
 
@@ -199,7 +238,7 @@ class FrameCompositor:
         def compose() -> None:
             try:
                 for moment in times:
-                    if cancel.cancelled or not hand(self.frame(moment)):
+                    if cancel.cancelled or not hand(make(moment)):
                         break
             except BaseException as error:  # handed to the caller's thread, raised there
                 hand(_Failure(error))

@@ -299,7 +299,8 @@ def _write(project: Project, preset: ExportPreset, output: Path, values: dict[st
     first_sample = round(start * AUDIO_RATE)
     chunk = max(1, round(preset.fps))  # frames between sound chunks: about a second
     writer = None
-    frames = compositor.frames_ahead([start + index / preset.fps for index in range(frame_count)], cancel)
+    frames = compositor.frames_ahead([start + index / preset.fps for index in range(frame_count)], cancel,
+                                     encoder=True)
     try:
         writer = VideoWriter(output, preset.width, preset.height, preset.fps, codec="h264", crf=preset.crf,
                              preset=preset.encoder_preset, audio_rate=AUDIO_RATE, audio_channels=AUDIO_CHANNELS,
@@ -307,7 +308,10 @@ def _write(project: Project, preset: ExportPreset, output: Path, values: dict[st
         mixed = 0
         report("frames", 0, frame_count, "exporting")
         for index, frame in enumerate(frames):
-            writer.write_frame(frame)
+            if isinstance(frame, np.ndarray):
+                writer.write_frame(frame)
+            else:  # a source frame that fills the picture untouched: no trip through RGB
+                writer.write_decoded_frame(frame)
             if (index + 1) % chunk == 0 or index + 1 == frame_count:
                 wanted = round((index + 1) * AUDIO_RATE / preset.fps)
                 writer.write_audio(mixer.mix(first_sample + mixed, wanted - mixed))

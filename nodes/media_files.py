@@ -66,8 +66,7 @@ def _decode(container: Any, stream: Any, path: Any) -> Iterator[Any]:
 
 
 def _rgb(frame: Any, size: tuple[int, int] | None, converter: Any) -> np.ndarray:
-    """One decoded frame as RGB. ``converter`` is the reader's own VideoReformatter: reusing it
-    keeps one scaler context for the whole stream (a new one per frame costs ~2 ms at 720p)."""
+    """One decoded frame as RGB, through ``converter`` (a VideoReformatter kept per stream)."""
     options: dict[str, Any] = {"format": "rgb24"}
     if size is not None and size != (frame.width, frame.height):
         options["width"], options["height"] = size
@@ -96,14 +95,39 @@ def read_frames(path: str | os.PathLike[str], start: float = 0.0, end: float | N
     info = probe(path)
     if not info.has_video:
         raise MediaError(f"{display_name(path)} has no pictures, only sound")
-    return _frames(path, start, end, fps, size, info)
+    return _frames(path, start, end, fps, size, info, RgbFrames())
+
+
+def read_decoded_frames(path: str | os.PathLike[str], start: float = 0.0, end: float | None = None,
+                        fps: float | None = None) -> Iterator[Any]:
+    """Like :func:`read_frames`, but the decoded ``av.VideoFrame`` objects themselves, unconverted
+    (a frame repeated to fill a higher rate comes again as the same object). For callers that
+    can hand a frame to an encoder as it is, or convert it only when they need pixels
+    (:class:`RgbFrames`)."""
+    _check_range(path, start, end)
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise MediaError(f"the frame rate {fps} for {display_name(path)} must be a positive number")
+    info = probe(path)
+    if not info.has_video:
+        raise MediaError(f"{display_name(path)} has no pictures, only sound")
+    return _frames(path, start, end, fps, None, info, None)
+
+
+class RgbFrames:
+    """Decoded frames as RGB arrays, through one scaler context for the whole stream (a new
+    one per frame costs ~2 ms at 720p)."""
+
+    def __init__(self) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self.converter = VideoReformatter()
+
+    def __call__(self, frame: Any, size: tuple[int, int] | None) -> np.ndarray:
+        return _rgb(frame, size, self.converter)
 
 
 def _frames(path: Any, start: float, end: float | None, fps: float | None,
-            size: tuple[int, int] | None, info: MediaInfo) -> Iterator[np.ndarray]:
-    from av.video.reformatter import VideoReformatter
-
-    converter = VideoReformatter()
+            size: tuple[int, int] | None, info: MediaInfo, convert: "RgbFrames | None") -> Iterator[Any]:
     container = open_media(path)
     try:
         stream = picture_stream(container)
@@ -121,9 +145,9 @@ def _frames(path: Any, start: float, end: float | None, fps: float | None,
                     continue
                 if end is not None and moment >= end - TIME_EPSILON:
                     break
-                yield _rgb(frame, size, converter)
+                yield frame if convert is None else convert(frame, size)
             return
-        yield from _retimed(timed, start, end, fps, frame_step, size, converter)
+        yield from _retimed(timed, start, end, fps, frame_step, size, convert)
     finally:
         container.close()
 
@@ -162,10 +186,11 @@ def _frame_time(frame: Any, origin: float) -> float | None:
 
 
 def _retimed(frames: Iterator[tuple[Any, float]], start: float, end: float | None, fps: float,
-             frame_step: float, size: tuple[int, int] | None, converter: Any) -> Iterator[np.ndarray]:
+             frame_step: float, size: tuple[int, int] | None, convert: "RgbFrames | None") -> Iterator[Any]:
     """Frames on a timeline at ``fps`` from ``start``: slot k (at start + k/fps) shows
     the source frame on screen then, the last one that began at or before it (the
-    first frame also covers any slot before it)."""
+    first frame also covers any slot before it). Without ``convert`` the decoded frames
+    themselves come out (a repeat is the same frame again); with it, arrays (a repeat is a copy)."""
     slot = 0
     shown: Any = None
     shown_rgb: np.ndarray | None = None
@@ -180,9 +205,12 @@ def _retimed(frames: Iterator[tuple[Any, float]], start: float, end: float | Non
         if shown is None and due(moment):
             shown, shown_time = frame, moment
         while due(moment):
-            if shown_rgb is None:
-                shown_rgb, repeated = _rgb(shown, size, converter), False
-            yield shown_rgb.copy() if repeated else shown_rgb
+            if convert is None:
+                yield shown
+            else:
+                if shown_rgb is None:
+                    shown_rgb, repeated = convert(shown, size), False
+                yield shown_rgb.copy() if repeated else shown_rgb
             repeated = True
             slot += 1
         if end is not None and start + slot / fps >= end - TIME_EPSILON:
@@ -195,9 +223,12 @@ def _retimed(frames: Iterator[tuple[Any, float]], start: float, end: float | Non
     if end is not None:
         last = min(last, end)
     while due(last):
-        if shown_rgb is None:
-            shown_rgb, repeated = _rgb(shown, size, converter), False
-        yield shown_rgb.copy() if repeated else shown_rgb
+        if convert is None:
+            yield shown
+        else:
+            if shown_rgb is None:
+                shown_rgb, repeated = convert(shown, size), False
+            yield shown_rgb.copy() if repeated else shown_rgb
         repeated = True
         slot += 1
 
@@ -348,5 +379,6 @@ def spread_mono(audio: Audio, channels: int) -> Audio:
 
 __all__ = [
     "AUDIO_CODECS", "AUDIO_FILE_FORMATS", "MediaError", "MediaInfo", "PRESETS", "VIDEO_CODECS", "VideoWriter",
-    "load_video", "probe", "read_audio", "read_frames", "resample_audio", "spread_mono", "write_audio_file",
+    "load_video", "probe", "read_audio", "read_decoded_frames", "read_frames", "resample_audio", "spread_mono",
+    "write_audio_file",
 ]

@@ -323,11 +323,36 @@ class VideoWriter:
         if self._pad != (0, 0):
             array = np.pad(array, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), mode="edge")
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+        self._encode(self._scaler().reformat(picture, format="yuv420p", dst_colorspace=1, dst_color_range=1))
+
+    def write_decoded_frame(self, frame: Any) -> None:
+        """Add a frame straight from a decoder (``nodes.media_files.read_decoded_frames``): it goes
+        to the encoder as YUV, scaled to the video's size and converted to BT.709 limited range
+        only where it is not already, so an untouched source frame skips the trip through RGB."""
+        self._require_open()
+        if self.codec == "png" or self._pad != (0, 0):
+            raise MediaError(f"{self.path.name} takes pictures as arrays (write_frame), not decoded frames")
+        options: dict[str, Any] = {"format": "yuv420p", "width": self.width, "height": self.height,
+                                   "dst_colorspace": 1, "dst_color_range": 1}
+        if (frame.width, frame.height) != (self.width, self.height):
+            options["interpolation"] = "AREA" if frame.width * frame.height > self.width * self.height else "BICUBIC"
+        if frame.color_range == 2:  # full-range source: say so, or its blacks lift
+            options["src_color_range"] = 2
+        picture = self._scaler().reformat(frame, **options)
+        # A decoded frame remembers its type in the source (I, P, B); x264 would obey it as an order.
+        picture.pict_type = 0  # let the encoder choose, as for any other picture
+        self._encode(picture)
+
+    def _scaler(self) -> Any:
         if self._converter is None:  # one scaler context for the whole file (a new one per frame costs ~2 ms)
             from av.video.reformatter import VideoReformatter
 
             self._converter = VideoReformatter()
-        picture = self._converter.reformat(picture, format="yuv420p", dst_colorspace=1, dst_color_range=1)
+        return self._converter
+
+    def _encode(self, picture: Any) -> None:
+        import av
+
         picture.pts = self.frames_written
         picture.time_base = self._frame_time_base
         try:

@@ -333,3 +333,40 @@ def test_the_example_project_is_valid_small_and_renders_with_no_model(tmp_path: 
     samples = read_audio(result.path).samples
     assert np.abs(samples[:, : RATE // 2]).max() > 0.02  # the music bed
     assert np.abs(samples[:, int(1.1 * RATE):]).max() > np.abs(samples[:, : RATE // 2]).max()  # the voice on top
+
+
+def test_untouched_source_frames_skip_the_trip_through_rgb_and_look_the_same(tmp_path: Path, monkeypatch) -> None:
+    """A file that fills the frame alone goes to the encoder as decoded (faster); what the viewer
+    sees is what the RGB path would have made, also when it is scaled and around a crossfade."""
+    from gpu.timeline_frames import FrameCompositor
+    from nodes.media_writer import VideoWriter as Writer
+
+    rng = np.random.default_rng(3)
+    for name, (width, height) in (("same.mp4", (64, 36)), ("bigger.mp4", (128, 72))):
+        with VideoWriter(tmp_path / name, width, height, 10.0, crf=12, preset="ultrafast", audio_rate=None) as writer:
+            for number in range(30):
+                base = rng.integers(0, 255, (height // 4, width // 4, 3), dtype=np.uint8)
+                writer.write_frame(np.kron(base, np.ones((4, 4, 1), np.uint8)))
+    timeline = project(tmp_path, [
+        clip("same", {"file": "same.mp4"}, 0.0, 3.0),
+        clip("bigger", {"file": "bigger.mp4"}, 2.0, 3.0, transition_in={"kind": "crossfade", "duration": 1.0})])
+    passed: list[int] = []
+    original = Writer.write_decoded_frame
+    monkeypatch.setattr(Writer, "write_decoded_frame",
+                        lambda self, frame: (passed.append(self.frames_written), original(self, frame))[1])
+    fast = frames_of(render_project(timeline, TINY, tmp_path / "fast.mp4", check=False).path)
+    monkeypatch.setattr(FrameCompositor, "encoder_frame", FrameCompositor.frame)
+    slow = frames_of(render_project(timeline, TINY, tmp_path / "slow.mp4", check=False).path)
+    assert len(fast) == len(slow) == 50
+    crossfade = set(range(20, 30))
+    assert passed and not crossfade & set(passed), "the crossfade is blended in RGB, the rest passes through"
+    assert set(range(0, 20)) | set(range(30, 50)) == set(passed)
+    same = list(read_frames(tmp_path / "same.mp4"))
+    bigger = list(read_frames(tmp_path / "bigger.mp4", size=(64, 36)))
+    source = {**{index: same[index] for index in range(20)}, **{index: bigger[index - 20] for index in range(30, 50)}}
+    for index, wanted in source.items():  # as close to the source as the RGB path, or closer
+        mine = np.abs(fast[index].astype(int) - wanted).mean()
+        reference = np.abs(slow[index].astype(int) - wanted).mean()
+        assert mine <= reference + 0.5, (index, mine, reference)
+    for index in crossfade:  # blended the same way; only the encoder's references differ
+        assert np.abs(fast[index].astype(int) - slow[index]).mean() < 3.0, index
