@@ -34,7 +34,8 @@ from desktop.live_canvas_widget import LiveCanvasWidget
 from desktop.live_controls import DEFAULT_PAINT_SIZE, ROLLED_SEEDS, LiveControls, section
 from desktop.live_files import default_export_path, read_picture, save_pinned
 from desktop.live_icons import live_icon
-from desktop.live_status import ERROR, INFO, WARNING, LiveBanner, LiveStatus
+from desktop.banner import ERROR, INFO, WARNING, Banner
+from desktop.live_status import LiveStatus
 from desktop.live_strips import HistoryBar, VariationStrip
 from desktop.live_toolbar import OVERLAY, LiveToolbar
 from desktop.pictures import to_qimage
@@ -92,7 +93,7 @@ class LiveSketchPanel(QWidget):
 
     # ----- building ------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.banner = LiveBanner(self)
+        self.banner = Banner("liveBanner", self)
         self.canvas = LiveCanvasWidget(self)
         self.toolbar = LiveToolbar(self.canvas, self)
         self.controls = LiveControls(self.models_root, self)
@@ -309,7 +310,7 @@ class LiveSketchPanel(QWidget):
         self._say(f"The picture could not be painted: {error.message}", ERROR)
 
     def _say(self, text: str, kind: str = INFO, action: str = "") -> None:
-        self.banner.announce(text, kind, action)
+        self.banner.announce(text, kind, action=action)
         self.message.emit(text)
 
     # ----- variations ------------------------------------------------------------------------------------

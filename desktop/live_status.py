@@ -7,17 +7,14 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from desktop.theme import ACCENT, SUCCESS, icon
+from desktop.theme import ACCENT, SUCCESS
 
 PULSE_MILLISECONDS = 40
 PULSE_SECONDS = 0.9
-INFO = "info"
-ERROR = "error"
-WARNING = "warning"
 
 
 def latency_text(stroke_to_shown: float, model: float) -> str:
@@ -92,58 +89,4 @@ class LiveStatus(QWidget):
 
     def show_latency(self, stroke_to_shown: float, model: float) -> None:
         self.latency.setText(latency_text(stroke_to_shown, model))
-
-
-class LiveBanner(QFrame):
-    """A line across the panel, coloured by ``kind`` (dark.qss), with an optional action
-    button; it stays until dismissed or replaced (an error must not slip by unseen)."""
-
-    action = Signal()
-    closed = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("liveBanner")
-        self.setProperty("kind", INFO)
-        self.label = QLabel(self)
-        self.label.setObjectName("liveBannerText")
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.action_button = QPushButton(self)
-        self.action_button.setObjectName("liveBannerAction")
-        self.action_button.clicked.connect(self.action)
-        self.action_button.hide()
-        close = QToolButton(self)
-        close.setIcon(icon("close"))
-        close.setIconSize(QSize(12, 12))
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.dismiss)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        layout.setSpacing(8)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.hide()
-
-    @property
-    def kind(self) -> str:
-        return str(self.property("kind"))
-
-    def text(self) -> str:
-        return self.label.text()
-
-    def announce(self, text: str, kind: str = INFO, action: str = "") -> None:
-        self.label.setText(text)
-        self.setProperty("kind", kind)
-        self.action_button.setText(action)
-        self.action_button.setVisible(bool(action))
-        self.style().unpolish(self)
-        self.style().polish(self)
-        self.show()
-
-    def dismiss(self) -> None:
-        self.hide()
-        self.closed.emit()
 

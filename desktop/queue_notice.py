@@ -5,8 +5,8 @@ window is not in front (offscreen, or on a desktop without a tray, the banner is
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSystemTrayIcon, QToolButton, QWidget
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QSystemTrayIcon
 
 from desktop.queue_eta import duration_text, working_seconds
 from desktop.theme import icon
@@ -14,10 +14,6 @@ from gpu.queue_jobs import COMPLETED, FAILED, Job
 
 #: How long a banner stays unless the creator closes it.
 BANNER_SECONDS = 8
-INFO = "info"
-SUCCESS = "success"
-WARNING = "warning"
-ERROR = "error"
 
 
 def ended_words(job: Job) -> tuple[str, str]:
@@ -47,55 +43,6 @@ class EndingWatch:
         fresh = [job for job in recent if (job.id, job.finished) not in self._seen]
         self._seen.update((job.id, job.finished) for job in fresh)
         return list(reversed(fresh))
-
-
-class Banner(QFrame):
-    """One line across the top of the panel; the ``kind`` property colours it (dark.qss)."""
-
-    closed = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("queueBanner")
-        self.setProperty("kind", INFO)
-        self.label = QLabel(self)
-        self.label.setObjectName("queueBannerText")
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton(self)
-        close.setIcon(icon("close"))
-        close.setIconSize(QSize(12, 12))
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.dismiss)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.dismiss)
-        self.hide()
-
-    @property
-    def kind(self) -> str:
-        return str(self.property("kind"))
-
-    def text(self) -> str:
-        return self.label.text()
-
-    def announce(self, text: str, kind: str = INFO, seconds: float = BANNER_SECONDS) -> None:
-        self.label.setText(text)
-        self.setProperty("kind", kind)
-        self.style().unpolish(self)
-        self.style().polish(self)
-        self.show()
-        self._timer.start(int(seconds * 1000))
-
-    def dismiss(self) -> None:
-        self._timer.stop()
-        self.hide()
-        self.closed.emit()
 
 
 class TrayNotifier(QObject):

@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
 from desktop.queue_delegate import JobList
 from desktop.queue_eta import average_seconds, estimate_seconds, overall_line
 from desktop.queue_model import LIST_LIMIT, QueueModel, waiting
-from desktop.queue_notice import ERROR, SUCCESS, WARNING, Banner, EndingWatch, TrayNotifier, ended_words
+from desktop.banner import ERROR, SUCCESS, WARNING, Banner
+from desktop.queue_notice import BANNER_SECONDS, EndingWatch, TrayNotifier, ended_words
 from desktop.queue_runner import QueueRunner
 from desktop.theme import icon
 from gpu.executor import Executor
@@ -116,7 +117,7 @@ class QueuePanel(QWidget):
         self.run_here_box.setToolTip("This window takes jobs from the queue and renders them on this computer. "
                                      "A headless `reelgraph queue work` may serve the same queue too: no job "
                                      "runs twice.")
-        self.banner = Banner(self)
+        self.banner = Banner("queueBanner", self)
         self.list_view = JobList(self.model, self)
         self.list_view.addAction(self.delete_action)
 
@@ -162,7 +163,7 @@ class QueuePanel(QWidget):
         self.list_view.customContextMenuRequested.connect(self._show_menu)
         self.model.modelAboutToBeReset.connect(self._keep_selection)
         self.model.modelReset.connect(self._restore_selection)
-        self.model.refused.connect(lambda text: self.banner.announce(f"Cannot reorder: {text}", WARNING))
+        self.model.refused.connect(lambda text: self.say(f"Cannot reorder: {text}", WARNING))
         self.model.layoutChanged.connect(self._update_actions)
         self.run_here_box.toggled.connect(self.set_run_jobs)
         self.runner.attemptEnded.connect(lambda job: self.refresh())
@@ -214,12 +215,16 @@ class QueuePanel(QWidget):
                 self.jobEnded.emit(job)
             self._announce(ended[-1], len(ended) - 1)
 
+    def say(self, text: str, kind: str) -> None:
+        """News on the banner for a few seconds (it is in the job list too)."""
+        self.banner.announce(text, kind, seconds=BANNER_SECONDS)
+
     def _announce(self, job: Job, others: int) -> None:
         title, text = ended_words(job)
         if others:
             text += f" (and {others} more job{'s' if others > 1 else ''} ended)"
         failed = job.status == FAILED
-        self.banner.announce(text, ERROR if failed else SUCCESS)
+        self.say(text, ERROR if failed else SUCCESS)
         self.message.emit(text)
         if not self.window().isActiveWindow():
             self.tray.notify(title, text, failed)
@@ -233,8 +238,7 @@ class QueuePanel(QWidget):
         label = name or str(graph.meta.get("title") or graph.meta.get("name") or "untitled")
         if not report.ok:
             first = report.errors[0]
-            self.banner.announce(f"“{label}” was not queued: {first} {getattr(first, 'fix', '') or ''}".strip(),
-                                 ERROR)
+            self.say(f"“{label}” was not queued: {first} {getattr(first, 'fix', '') or ''}".strip(), ERROR)
             self.message.emit(f"“{label}” was not queued: the workflow has errors")
             return None
         folder = output_dir if output_dir is not None else self.executor.output_dir.resolve()
@@ -243,7 +247,7 @@ class QueuePanel(QWidget):
         self.refresh(force=True)
         self.select_job(job.id)
         if self.queue.paused:
-            self.banner.announce(f"“{job.name}” is queued, but the queue is paused: Resume lets it run", WARNING)
+            self.say(f"“{job.name}” is queued, but the queue is paused: Resume lets it run", WARNING)
         self.message.emit(f"Queued “{job.name}”")
         return job
 
@@ -293,7 +297,7 @@ class QueuePanel(QWidget):
             job = self.queue.get(jobs[0].id)
             graph = Graph.from_dict(job.graph, source=f"queue job {job.id}")
         except (QueueError, WorkflowError) as error:
-            self.banner.announce(f"Cannot open that job's graph: {error}", ERROR)
+            self.say(f"Cannot open that job's graph: {error}", ERROR)
             return
         graph.meta.setdefault("title", job.name)
         self.openGraph.emit(graph)
@@ -315,7 +319,7 @@ class QueuePanel(QWidget):
                 refused.append(str(error))
         self.refresh(force=True)
         if refused:
-            self.banner.announce("; ".join(refused), WARNING)
+            self.say("; ".join(refused), WARNING)
 
     # ----- the whole queue --------------------------------------------------------------------------
     def set_queue_paused(self, paused: bool) -> None:

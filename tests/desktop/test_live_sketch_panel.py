@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.live_canvas_edits import FILL, pressure_width
 from desktop.live_canvas_widget import LiveCanvasWidget
 from desktop.live_sketch import LiveSketchPanel
-from desktop.live_status import ERROR, WARNING
+from desktop.banner import ERROR, WARNING
 from desktop.live_toolbar import OVERLAY, SIDE_BY_SIDE
 from desktop.theme import apply_theme
 from gpu.devices import CPU
