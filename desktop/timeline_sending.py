@@ -13,8 +13,9 @@ No widgets here: the graph editor's context menu and the viewer's button call th
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -64,20 +65,11 @@ def send_output_to_timeline(document: ProjectDocument, graph: Graph, node_id: st
         raise TimelineEditRefused("A clip cannot start before 0 s.")
     node = graph.nodes[node_id]
     label = f"{node.title or node.type} · {output}"
-    stack = document.undo_stack
-    steps_before = stack.index()
-    stack.beginMacro(f"Send {label} to the timeline")
-    try:
+    with _one_step(document, f"Send {label} to the timeline"):
         stored = _store_graph(document, graph, graph_id)
         track_id, start = _place(document, sound, audio_kind, at, length)
         clip_id = document.add_clip(track_id, GraphSource(stored, node_id, output), start, source_out=length,
                                     name=label)
-    except BaseException:
-        stack.endMacro()
-        if stack.index() > steps_before:
-            _drop_last_step(document)
-        raise
-    stack.endMacro()
     if isinstance(value, (Video, Audio)):  # a still has no end of its own: it may be trimmed longer
         document.set_known_lengths({clip_id: length})
     return clip_id
@@ -89,20 +81,28 @@ def send_picture_to_timeline(document: ProjectDocument, path: str | Path, at: fl
     ``at`` (or at the end of the first video track) for STILL_LENGTH seconds; one undo step."""
     if at is not None and at < 0:
         raise TimelineEditRefused("A clip cannot start before 0 s.")
-    stack = document.undo_stack
-    steps_before = stack.index()
-    stack.beginMacro(f"Add {Path(path).name} to the timeline")
-    try:
+    with _one_step(document, f"Add {Path(path).name} to the timeline"):
         track_id, start = _place(document, False, "effects", at, STILL_LENGTH)
         clip_id = document.add_clip(track_id, ImageSource(str(path)), start, source_out=STILL_LENGTH,
                                     name=name or Path(path).stem)
+    return clip_id
+
+
+@contextmanager
+def _one_step(document: ProjectDocument, text: str) -> Iterator[None]:
+    """The edits inside make one undo step; when one is refused, those already made are taken back
+    and leave nothing to redo."""
+    stack = document.undo_stack
+    steps_before = stack.index()
+    stack.beginMacro(text)
+    try:
+        yield
     except BaseException:
         stack.endMacro()
         if stack.index() > steps_before:
             _drop_last_step(document)
         raise
     stack.endMacro()
-    return clip_id
 
 
 def stored_graph_id(document: ProjectDocument, graph: Graph) -> str | None:

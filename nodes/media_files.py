@@ -201,17 +201,22 @@ def _retimed(frames: Iterator[tuple[Any, float]], start: float, end: float | Non
         moment = start + slot / fps
         return moment < before - TIME_EPSILON and (end is None or moment < end - TIME_EPSILON)
 
+    def picture() -> Any:
+        """The frame on screen for this slot: converted once, copied when it comes again."""
+        nonlocal shown_rgb, repeated
+        if convert is None:
+            return shown
+        if shown_rgb is None:
+            shown_rgb, repeated = convert(shown, size), False
+        item = shown_rgb.copy() if repeated else shown_rgb
+        repeated = True
+        return item
+
     for frame, moment in frames:
         if shown is None and due(moment):
             shown, shown_time = frame, moment
         while due(moment):
-            if convert is None:
-                yield shown
-            else:
-                if shown_rgb is None:
-                    shown_rgb, repeated = convert(shown, size), False
-                yield shown_rgb.copy() if repeated else shown_rgb
-            repeated = True
+            yield picture()
             slot += 1
         if end is not None and start + slot / fps >= end - TIME_EPSILON:
             return
@@ -223,13 +228,7 @@ def _retimed(frames: Iterator[tuple[Any, float]], start: float, end: float | Non
     if end is not None:
         last = min(last, end)
     while due(last):
-        if convert is None:
-            yield shown
-        else:
-            if shown_rgb is None:
-                shown_rgb, repeated = convert(shown, size), False
-            yield shown_rgb.copy() if repeated else shown_rgb
-        repeated = True
+        yield picture()
         slot += 1
 
 
