@@ -40,3 +40,29 @@ def models_folder(models_root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point Reelgraph at the tiny models folder for one test."""
     monkeypatch.setenv("REELGRAPH_MODELS", str(models_root))
     return models_root
+
+
+@pytest.fixture(scope="session")
+def live_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny few-step models for the live sketch (a checkpoint, a ControlNet, TAESD), built once."""
+    from fixtures.tiny_live_models import build_live_models_folder
+
+    return build_live_models_folder(tmp_path_factory.mktemp("live-models"))
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory):
+    """One executor for a test file, as the app keeps one open: models stay warm. One torch
+    thread: on a shared two-core machine more only wait for each other."""
+    import torch
+
+    from gpu.devices import CPU
+    from gpu.executor import Executor
+    from nodes.registry import builtin_registry
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with Executor(builtin_registry(), devices=[CPU], output_dir=tmp_path_factory.mktemp("out"),
+                  previews=False) as running:
+        yield running
+    torch.set_num_threads(threads)

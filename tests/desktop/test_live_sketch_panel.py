@@ -29,38 +29,15 @@ from desktop.live_sketch import LiveSketchPanel
 from desktop.banner import ERROR, WARNING
 from desktop.live_toolbar import OVERLAY, SIDE_BY_SIDE
 from desktop.theme import apply_theme
-from gpu.devices import CPU
 from gpu.executor import Executor
 from gpu.live import LiveResult
 from gpu.live_history import read_history
 from nodes.models import ModelRef
-from nodes.registry import builtin_registry
 from nodes.user_folders import data_folder
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "screenshots" / "live_sketch.png"
 PATIENCE_MS = 60_000
 PAINT_SIZE = 128
-
-
-@pytest.fixture(scope="module")
-def live_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fixtures.tiny_live_models import build_live_models_folder
-
-    return build_live_models_folder(tmp_path_factory.mktemp("live-models"))
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Executor]:
-    """One executor for the file, as the app keeps one: the model stays warm. One torch
-    thread: on a shared two-core machine more only wait for each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with Executor(builtin_registry(), devices=[CPU], output_dir=tmp_path_factory.mktemp("out"),
-                  previews=False) as running:
-        yield running
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pytest
 
-from gpu.devices import CPU
 from gpu.events import NODE_STARTED, RunEvent
 from gpu.executor import Executor
 from gpu.live import LiveError, LiveFailure, LiveResult, LiveSession
@@ -28,31 +27,9 @@ from gpu.live_settings import AdaptivePause, LiveSettings, settings_for
 from nodes.graph import Graph
 from nodes.live_canvas import open_canvas
 from nodes.models import CONTROLNET, ModelRef
-from nodes.registry import builtin_registry
 
 PATIENCE = 60.0
 SIZE = 128
-
-
-@pytest.fixture(scope="module")
-def live_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fixtures.tiny_live_models import build_live_models_folder
-
-    return build_live_models_folder(tmp_path_factory.mktemp("live-models"))
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Executor]:
-    """One executor for the file, as the app keeps one open: models stay warm. One
-    torch thread: on a shared two-core machine more only wait for each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with Executor(builtin_registry(), devices=[CPU], output_dir=tmp_path_factory.mktemp("out"),
-                  previews=False) as running:
-        yield running
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
