@@ -24,9 +24,11 @@ import logging
 import logging.handlers
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
+from nodes.context import CancelToken
 from nodes.graph import Graph, is_link
 from nodes.problems import Problem, ValidationReport, WorkflowError
 
@@ -118,7 +120,6 @@ def _parser() -> argparse.ArgumentParser:
 def _run(arguments: argparse.Namespace) -> int:
     from desktop.progress import TerminalProgress
     from gpu.executor import Executor
-    from nodes.context import CancelToken
     from nodes.registry import default_registry
 
     registry = default_registry()
@@ -136,23 +137,15 @@ def _run(arguments: argparse.Namespace) -> int:
             events_file.flush()
 
     cancel = CancelToken()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def interrupt(signum: int, frame: Any) -> None:
-        print("\nstopping: finishing the current step (Ctrl+C again to quit at once)", file=sys.stderr)
-        cancel.cancel("interrupted with Ctrl+C")
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, interrupt)
     try:
-        with Executor(registry, output_dir=arguments.out) as executor:
+        with stopped_by_ctrl_c(cancel, "finishing the current step"), \
+                Executor(registry, output_dir=arguments.out) as executor:
             try:
                 result = executor.run(graph, arguments.targets, cancel, on_event)
             except WorkflowError as error:
                 return _print_invalid(error.report, arguments.workflow, arguments.json)
             saved_previews = _save_previews(result, graph, registry, arguments.out)
     finally:
-        signal.signal(signal.SIGINT, previous)
         if events_file is not None:
             events_file.close()
     _print_result(result, graph, saved_previews, arguments)
@@ -176,6 +169,24 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(name)
+
+
+@contextmanager
+def stopped_by_ctrl_c(cancel: CancelToken, what: str) -> Iterator[None]:
+    """While inside, the first Ctrl+C cancels ``cancel`` (the work stops at its next step and
+    keeps what finished); a second one quits at once, as Python's own handler does."""
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        print(f"\nstopping: {what} (Ctrl+C again to quit at once)", file=sys.stderr)
+        cancel.cancel("interrupted with Ctrl+C")
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def load_workflow(path: Path, overrides: list[str], registry: Any, as_json: bool) -> tuple[Graph | None, int]:
@@ -318,7 +329,7 @@ def _render(arguments: argparse.Namespace) -> int:
     from desktop.render_progress import RenderProgressBar
     from gpu.executor import Executor
     from gpu.timeline_render import RenderError, render_project
-    from nodes.context import Cancelled, CancelToken
+    from nodes.context import Cancelled
     from nodes.registry import default_registry
     from nodes.spec import NodeFailure
     from nodes.timeline import Project, ProjectError
@@ -336,16 +347,9 @@ def _render(arguments: argparse.Namespace) -> int:
     _report_pack_errors(registry)
     output = arguments.output or Path("output") / f"{_safe_name(arguments.project.stem)}-{arguments.preset}.mp4"
     cancel = CancelToken()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def interrupt(signum: int, frame: Any) -> None:
-        print("\nstopping the export (Ctrl+C again to quit at once)", file=sys.stderr)
-        cancel.cancel("interrupted with Ctrl+C")
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, interrupt)
     try:
-        with Executor(registry, output_dir=output.parent, previews=False) as executor:
+        with stopped_by_ctrl_c(cancel, "the export"), \
+                Executor(registry, output_dir=output.parent, previews=False) as executor:
             result = render_project(project, arguments.preset, output, time_range=arguments.range,
                                     fit=arguments.fit, executor=executor, cancel=cancel,
                                     progress=None if arguments.quiet else RenderProgressBar(sys.stderr))
@@ -363,8 +367,6 @@ def _render(arguments: argparse.Namespace) -> int:
         print(f"error: the export failed unexpectedly ({type(error).__name__}: {error}); details are in the log",
               file=sys.stderr)
         return EXIT_NODE_FAILED
-    finally:
-        signal.signal(signal.SIGINT, previous)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     preset = result.preset
